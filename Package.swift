@@ -1,0 +1,33 @@
+// swift-tools-version:6.1
+// bootd: a network-boot server (BOOTP/DHCP with PXE, TFTP, HTTP). See README.md and DESIGN.md.
+import PackageDescription
+
+let package = Package(
+    name: "bootd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "BootWire", targets: ["BootWire"]),
+        .library(name: "PcapKit", targets: ["PcapKit"]),
+    ],
+    targets: [
+        // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
+        .target(name: "BootWire"),
+        // libpcap, as Debian's libpcap-dev ships it.
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Reading and writing captures; frames to UDP datagrams.
+        .target(name: "PcapKit", dependencies: ["CPcap"]),
+
+
+        .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
+        .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
+        .testTarget(
+            name: "FixtureTests",
+            dependencies: ["BootWire", "PcapKit"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// PcapKit: reading and writing captures through libpcap (being written).
