@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "BootWire", targets: ["BootWire"]),
         .library(name: "PcapKit", targets: ["PcapKit"]),
+        .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
@@ -21,6 +22,11 @@ let package = Package(
         // Reading and writing captures; frames to UDP datagrams.
         .target(name: "PcapKit", dependencies: ["CPcap"]),
 
+        // libFuzzer targets. Built normally they are replay drivers that run each file
+        // named on the command line through the same checks; Fuzz/README.md has the
+        // fuzzing build (-DBOOTD_FUZZING drops the replay main for libFuzzer's).
+        .executableTarget(name: "FuzzDHCP", dependencies: ["BootWire"], path: "Fuzz/FuzzDHCP",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
