@@ -8,11 +8,14 @@ let package = Package(
     products: [
         .library(name: "BootWire", targets: ["BootWire"]),
         .library(name: "PcapKit", targets: ["PcapKit"]),
+        .library(name: "BootCore", targets: ["BootCore"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
         .target(name: "BootWire"),
+        // Engines, ports, configuration: sans-IO, no networking library.
+        .target(name: "BootCore", dependencies: ["BootWire"]),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",
@@ -29,6 +32,7 @@ let package = Package(
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
+        .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
         .testTarget(
             name: "FixtureTests",

@@ -1,0 +1,1 @@
+// BootCore: the engines, the ports they talk through, configuration.

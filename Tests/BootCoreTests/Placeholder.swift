@@ -1,0 +1,1 @@
+// BootCore tests
