@@ -1,0 +1,151 @@
+import BootWire
+
+// The ports: everything nondeterministic that the engines need, as small protocols with a
+// production implementation (BootNIO) and a simulated one (SimNet). Engines never call
+// them directly: they return actions, and the daemon composition carries them out
+// through these ports, in order. See DESIGN.md, "The one rule".
+
+/// A point in time on a monotonic clock, in nanoseconds since an arbitrary origin.
+public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var nanoseconds: Int64
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+    public static let zero = Instant(nanoseconds: 0)
+    public static func < (l: Instant, r: Instant) -> Bool { l.nanoseconds < r.nanoseconds }
+    public static func + (l: Instant, r: Duration) -> Instant {
+        let (s, atto) = r.components
+        return Instant(nanoseconds: l.nanoseconds &+ s &* 1_000_000_000 &+ atto / 1_000_000_000)
+    }
+    public static func - (l: Instant, r: Instant) -> Duration { .nanoseconds(l.nanoseconds - r.nanoseconds) }
+    public var description: String {
+        let ms = nanoseconds / 1_000_000
+        return "\(ms / 1000).\(String(1000 + ms % 1000).dropFirst())s"
+    }
+}
+
+/// A UDP endpoint.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    public var address: IPv4Address
+    public var port: UInt16
+    public init(_ address: IPv4Address, _ port: UInt16) { self.address = address; self.port = port }
+    public var description: String { "\(address):\(port)" }
+}
+
+/// A datagram as a server sees it: the peer, the local address it was sent to (or is sent
+/// from) and the interface, so replies leave from the right address on the right link.
+public struct Datagram: Hashable, Sendable {
+    public var payload: [UInt8]
+    /// For a received datagram, the sender; for one to send, the destination.
+    public var peer: Endpoint
+    /// The local address and port (a received broadcast's destination is 255.255.255.255).
+    public var local: Endpoint
+    /// Interface index, when known (0 = unknown / any).
+    public var interface: Int
+
+    public init(payload: [UInt8], peer: Endpoint, local: Endpoint, interface: Int = 0) {
+        self.payload = payload; self.peer = peer; self.local = local; self.interface = interface
+    }
+}
+
+/// Sends datagrams. Receiving is the daemon's business: it hands each received datagram
+/// to the engine that owns the port it arrived on.
+public protocol Transport: AnyObject {
+    func send(_ datagram: Datagram)
+}
+
+/// Now, and timers. Production: the NIO event loop. Simulation: virtual time.
+public protocol Clock: AnyObject {
+    var now: Instant { get }
+    /// Calls `action` at (or as soon as possible after) `deadline`. The returned token
+    /// cancels it.
+    @discardableResult
+    func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken
+    func cancel(_ token: TimerToken)
+}
+
+public struct TimerToken: Hashable, Sendable {
+    public let id: UInt64
+    public init(id: UInt64) { self.id = id }
+}
+
+/// Randomness: transaction ids, jitter. Production: the system generator. Simulation: seeded.
+public protocol RandomSource: AnyObject {
+    func next() -> UInt64
+}
+
+/// Which phase of a network install asks for access (PyBootd's `[http] pxe` and `dhcp`).
+public enum BootPhase: String, Hashable, Sendable {
+    /// The firmware's PXE request (option 60 PXEClient or option 97).
+    case pxe
+    /// The installed OS's plain DHCP request.
+    case dhcp
+}
+
+/// A question to the access authority.
+public struct AuthorityQuery: Hashable, Sendable {
+    public var mac: [UInt8]
+    public var uuid: String?
+    public var phase: BootPhase
+    public init(mac: [UInt8], uuid: String?, phase: BootPhase) { self.mac = mac; self.uuid = uuid; self.phase = phase }
+}
+
+/// The authority's answer. Anything but `allowed` denies that one request.
+public enum AuthorityAnswer: Hashable, Sendable {
+    /// Allowed, with an optional host name (`Client:`) and boot file (`File:`).
+    case allowed(hostName: String?, bootFile: String?)
+    case denied
+    /// Timeout, refused connection, unexpected status: denies this request, logged.
+    case failed(String)
+}
+
+/// Asks the authority; the answer comes back through `completion` on the engine's loop.
+public protocol AccessAuthority: AnyObject {
+    func query(_ query: AuthorityQuery, completion: @escaping (AuthorityAnswer) -> Void)
+}
+
+/// One durable binding of a client to an address.
+public struct LeaseRecord: Hashable, Sendable {
+    public var mac: [UInt8]
+    public var address: IPv4Address
+    /// When the lease ends, on the daemon's clock; nil for a binding that does not expire
+    /// (static, BOOTP). Bindings stay sticky after expiry unless the address is needed.
+    public var expires: Instant?
+    /// The client booted through PXE once (PyBootd's PXE-then-OS rule).
+    public var pxeBooted: Bool
+    public var uuid: String?
+    public var hostName: String?
+    public init(mac: [UInt8], address: IPv4Address, expires: Instant?, pxeBooted: Bool = false,
+                uuid: String? = nil, hostName: String? = nil) {
+        self.mac = mac; self.address = address; self.expires = expires
+        self.pxeBooted = pxeBooted; self.uuid = uuid; self.hostName = hostName
+    }
+}
+
+/// Durable MAC → IP bindings. `load` at start; `store` before the ACK that depends on it
+/// leaves (the daemon orders this); `remove` on RELEASE or DECLINE.
+public protocol LeaseStore: AnyObject {
+    func load() -> [LeaseRecord]
+    func store(_ record: LeaseRecord)
+    func remove(mac: [UInt8])
+}
+
+/// The bytes of a boot file. Size first (for tsize and the OACK), then reads by offset.
+public protocol FileSource: AnyObject {
+    /// Opens `path` (already resolved and checked by the TFTP engine's rules) and reports
+    /// its size, or why it cannot be served.
+    func open(_ path: String, completion: @escaping (Result<FileHandleID, FileSourceError>) -> Void)
+    func size(of file: FileHandleID) -> Int
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
+    func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void)
+    func close(_ file: FileHandleID)
+}
+
+public struct FileHandleID: Hashable, Sendable {
+    public let id: UInt64
+    public init(id: UInt64) { self.id = id }
+}
+
+public enum FileSourceError: Error, Hashable, Sendable {
+    case notFound
+    case accessDenied(String)
+    case ioError(String)
+}
