@@ -69,7 +69,9 @@ public struct TFTPRequest: Hashable, Sendable {
 
     /// The file name as UTF-8 text, or nil when the bytes are not valid UTF-8.
     public var filename: String? {
-        String(validating: filenameBytes, as: UTF8.self)
+        // (`String(validating:as:)` would need macOS 15; the package targets macOS 14.)
+        let text = String(decoding: filenameBytes, as: UTF8.self)
+        return text.utf8.elementsEqual(filenameBytes) ? text : nil
     }
 
     /// The options this library understands, validated strictly (see

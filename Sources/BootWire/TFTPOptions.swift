@@ -140,8 +140,9 @@ public struct TFTPTransferOptions: Hashable, Sendable {
     }
 
     /// The known options as wire options, in a fixed order (blksize, timeout, tsize,
-    /// windowsize) with lowercase names, followed by the unrecognized ones. Used to build
-    /// a request or an OACK.
+    /// windowsize) with lowercase names. `unrecognized` is deliberately left out: an OACK
+    /// must list only options the server accepts (RFC 2347, "Negotiation Protocol"); a
+    /// client that wants to send unknown options appends them itself.
     public var options: [TFTPOption] {
         var out: [TFTPOption] = []
         if let blksize { out.append(TFTPOption(name: TFTPOption.blksize, value: String(blksize))) }
@@ -150,7 +151,7 @@ public struct TFTPTransferOptions: Hashable, Sendable {
         if let windowsize {
             out.append(TFTPOption(name: TFTPOption.windowsize, value: String(windowsize)))
         }
-        return out + unrecognized
+        return out
     }
 
     private mutating func apply(_ option: TFTPOption, valueOffset: Int) throws(WireError) {
