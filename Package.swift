@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "PcapKit", targets: ["PcapKit"]),
         .library(name: "BootCore", targets: ["BootCore"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
+        .executable(name: "fuzz-tftp", targets: ["FuzzTFTP"]),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
@@ -28,7 +29,10 @@ let package = Package(
         // libFuzzer targets. Built normally they are replay drivers that run each file
         // named on the command line through the same checks; Fuzz/README.md has the
         // fuzzing build (-DBOOTD_FUZZING drops the replay main for libFuzzer's).
-        .executableTarget(name: "FuzzDHCP", dependencies: ["BootWire"], path: "Fuzz/FuzzDHCP",
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "FuzzDHCP", dependencies: ["BootWire", "FuzzSupport"], path: "Fuzz/FuzzDHCP",
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(name: "FuzzTFTP", dependencies: ["BootWire", "FuzzSupport"], path: "Fuzz/FuzzTFTP",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),

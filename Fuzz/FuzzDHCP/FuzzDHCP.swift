@@ -6,6 +6,7 @@
 // - a parsed message serialises, and the result parses back to the same message;
 // - serialising within the client's maximum size never exceeds it.
 import BootWire
+import FuzzSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDHCP(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -4,7 +4,7 @@ import Glibc
 
 /// Reads each named file (or every regular file in a named directory) and runs it through
 /// `check`. Uses only libc so the fuzz targets stay free of Foundation.
-func replayInputs(_ paths: ArraySlice<String>, through check: ([UInt8]) -> Void) {
+public func replayInputs(_ paths: ArraySlice<String>, through check: ([UInt8]) -> Void) {
     var count = 0
     for path in paths {
         if let dir = opendir(path) {
