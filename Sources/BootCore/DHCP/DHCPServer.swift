@@ -238,8 +238,9 @@ public final class DHCPServer {
             counters.poolExhausted += 1
             return [.log(LogRecord(.warning, "no address for \(macText(c.mac)): pool of \(settings.poolCount) from \(settings.poolStart) exhausted"))]
         }
-        var record = table.record(for: c.mac) ?? LeaseRecord(mac: c.mac, address: address, expires: nil)
-        if record.address != address || (record.expires.map { $0 <= now } ?? false) {
+        let existing = table.record(for: c.mac)
+        var record = existing ?? LeaseRecord(mac: c.mac, address: address, expires: nil)
+        if existing == nil || record.address != address || (record.expires.map { $0 <= now } ?? false) {
             // A new or lapsed binding is held for the offer; a live lease keeps its term.
             record.address = address
             record.expires = now + settings.offerHold
