@@ -17,6 +17,11 @@ let package = Package(
         .target(name: "BootWire"),
         // Engines, ports, configuration: sans-IO, no networking library.
         .target(name: "BootCore", dependencies: ["BootWire"]),
+        // The simulator: deterministic network, virtual time, faults, simulated ports.
+        .target(name: "SimNet", dependencies: ["BootCore", "BootWire"], path: "Simulator/SimNet"),
+        // Virtual boot clients (BIOS PXE, UEFI PXE, iPXE, plain DHCP, TFTP) as sans-IO
+        // state machines: over SimNet or real sockets, against any server.
+        .target(name: "PXEClient", dependencies: ["BootCore", "BootWire"], path: "Simulator/PXEClient"),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",
@@ -37,6 +42,8 @@ let package = Package(
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "BootCore", "BootWire"]),
+        .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
         .testTarget(
             name: "FixtureTests",

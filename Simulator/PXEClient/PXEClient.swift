@@ -1,0 +1,1 @@
+// PXEClient: virtual boot clients as sans-IO state machines.

@@ -1,0 +1,1 @@
+// SimNet: deterministic network, virtual clock, faults, simulated ports.
