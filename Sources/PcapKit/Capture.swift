@@ -60,12 +60,20 @@ public struct CaptureRecord: Hashable, Sendable {
     public var isTruncated: Bool { originalLength > bytes.count }
 }
 
+extension LinkType {
+    /// From libpcap's DLT_ value: DLT_RAW is reported as the file's LINKTYPE_RAW.
+    init(dlt: Int32) {
+        self = dlt == Int32(DLT_RAW) ? .raw : LinkType(rawValue: UInt32(bitPattern: dlt))
+    }
+}
+
 /// Reads pcap and pcapng captures (libpcap 1.10 reads both), from a file or from
 /// bytes in memory. Timestamps are read with nanosecond precision whatever the file's.
 ///
 /// Not thread-safe: one reader per consumer.
 public final class CaptureReader: Sequence, IteratorProtocol {
     /// The link-layer header type of every record (libpcap supports one per file).
+    /// Raw IP captures are reported as ``LinkType/raw`` (101).
     public let linkType: LinkType
     /// The file's snapshot length.
     public let snapshotLength: Int
@@ -87,7 +95,7 @@ public final class CaptureReader: Sequence, IteratorProtocol {
         }
         self.path = path
         handle = p
-        linkType = LinkType(rawValue: UInt32(bitPattern: pcap_datalink(p)))
+        linkType = LinkType(dlt: pcap_datalink(p))
         snapshotLength = Int(pcap_snapshot(p))
     }
 
@@ -115,7 +123,7 @@ public final class CaptureReader: Sequence, IteratorProtocol {
         }
         handle = p
         memory = buffer
-        linkType = LinkType(rawValue: UInt32(bitPattern: pcap_datalink(p)))
+        linkType = LinkType(dlt: pcap_datalink(p))
         snapshotLength = Int(pcap_snapshot(p))
     }
 
@@ -205,8 +213,10 @@ public final class CaptureWriter: @unchecked Sendable {
         self.precision = precision
         self.flushEachRecord = flushEachRecord
         let prec = precision == .nanoseconds ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO
+        // pcap_open_dead takes a DLT_ value; only LINKTYPE_RAW differs from its DLT.
+        let dlt = linkType == .raw ? Int32(DLT_RAW) : Int32(bitPattern: linkType.rawValue)
         guard let p = pcap_open_dead_with_tstamp_precision(
-            Int32(bitPattern: linkType.rawValue), Int32(self.snapshotLength), UInt32(prec)) else {
+            dlt, Int32(self.snapshotLength), UInt32(prec)) else {
             throw .cannotCreate(path: path, message: "pcap_open_dead failed for link type \(linkType.rawValue)")
         }
         guard let d = pcap_dump_open(p, path) else {

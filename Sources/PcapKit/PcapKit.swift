@@ -11,12 +11,20 @@
 public struct SkippedRecord: Hashable, Sendable {
     public var recordIndex: Int
     public var reason: SkipReason
+    public init(recordIndex: Int, reason: SkipReason) {
+        self.recordIndex = recordIndex
+        self.reason = reason
+    }
 }
 
 /// A record whose frame was malformed.
 public struct MalformedRecord: Hashable, Sendable {
     public var recordIndex: Int
     public var error: FrameDecodeError
+    public init(recordIndex: Int, error: FrameDecodeError) {
+        self.recordIndex = recordIndex
+        self.error = error
+    }
 }
 
 /// Everything found in a capture.
