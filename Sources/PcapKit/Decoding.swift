@@ -100,6 +100,12 @@ public struct IPv4Fragment: Hashable, Sendable {
         public var destination: IPAddress
         public var ipProtocol: UInt8
         public var identification: UInt16
+        public init(source: IPAddress, destination: IPAddress, ipProtocol: UInt8, identification: UInt16) {
+            self.source = source
+            self.destination = destination
+            self.ipProtocol = ipProtocol
+            self.identification = identification
+        }
         public var description: String {
             "\(source) > \(destination) proto \(ipProtocol) id \(identification)"
         }
@@ -115,6 +121,18 @@ public struct IPv4Fragment: Hashable, Sendable {
     public var link: LinkInfo
     public var hopLimit: UInt8
     public var recordIndex: Int?
+
+    public init(key: Key, timestamp: CaptureTimestamp, offset: Int, moreFragments: Bool, data: [UInt8],
+                link: LinkInfo, hopLimit: UInt8 = 64, recordIndex: Int? = nil) {
+        self.key = key
+        self.timestamp = timestamp
+        self.offset = offset
+        self.moreFragments = moreFragments
+        self.data = data
+        self.link = link
+        self.hopLimit = hopLimit
+        self.recordIndex = recordIndex
+    }
 }
 
 /// Why a frame held no UDP datagram. Not an error: captures hold other traffic.

@@ -264,3 +264,29 @@ struct CaptureFileTests {
         #expect(lines == ["0.0.0.0,,68,67,1,42", ",2001:db8::1,1069,69,1,"])
     }
 }
+
+@Suite("Capture writer under concurrency")
+struct CaptureWriterConcurrencyTests {
+    @Test func concurrentWritersProduceWholeRecords() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("concurrent.pcap")
+        let writer = try CaptureWriter(path: path, linkType: .raw)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for i in 0..<50 {
+                        try writer.write(sampleIPv4Packet(payload: [UInt8(task), UInt8(i)], identification: UInt16(task * 100 + i)),
+                                         timestamp: CaptureTimestamp(seconds: Int64(i), nanoseconds: 0))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try writer.close()
+        let datagrams = try udpDatagrams(inFile: path)
+        #expect(datagrams.count == 200)
+        #expect(Set(datagrams.map(\.payload)).count == 200)
+        #expect(datagrams.allSatisfy { $0.checksum == .valid })
+    }
+}

@@ -183,6 +183,30 @@ struct ReassemblyTests {
         #expect(f.reason == .badDatagram(FrameDecodeError(.badUDPLength(0xFFFF, ipPayloadLength: 108), at: 4)))
     }
 
+    @Test func randomFragmentStreamsStayWithinBounds() throws {
+        let seed: UInt64 = 0xF4A6
+        var rng = SplitMix64(seed: seed)
+        var r = IPv4Reassembler(maxPendingDatagrams: 16, maxPendingBytes: 100_000, timeout: .seconds(5))
+        var completed = 0, failed = 0
+        for i in 0..<20_000 {
+            let key = IPv4Fragment.Key(source: hostA, destination: hostB, ipProtocol: 17,
+                                       identification: UInt16.random(in: 0..<40, using: &rng))
+            let offset = Int.random(in: 0..<12, using: &rng) * 8
+            let length = [0, 3, 8, 16, 24, 4000].randomElement(using: &rng)!
+            let data = [UInt8](repeating: UInt8.random(in: 0...1, using: &rng), count: length)
+            let f = IPv4Fragment(key: key, timestamp: CaptureTimestamp(seconds: Int64(i / 200), nanoseconds: 0),
+                                 offset: offset, moreFragments: Bool.random(using: &rng), data: data,
+                                 link: LinkInfo(linkType: .raw), hopLimit: 64, recordIndex: i)
+            for event in r.add(f) {
+                if case .reassembled = event { completed += 1 } else { failed += 1 }
+            }
+            #expect(r.pendingCount <= 16 && r.pendingBytes <= 100_000, "seed \(seed) step \(i)")
+        }
+        failed += r.finish().count
+        #expect(r.pendingCount == 0 && r.pendingBytes == 0)
+        #expect(completed > 0 && failed > 0, "seed \(seed): \(completed) completed, \(failed) failed")
+    }
+
     @Test func nonUDPFragmentsAreSkipped() throws {
         var tcp = fragmentIPv4(packet, chunk: 24)[1]
         tcp[9] = 6
