@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "BootWire", targets: ["BootWire"]),
         .library(name: "PcapKit", targets: ["PcapKit"]),
         .library(name: "BootCore", targets: ["BootCore"]),
+        .executable(name: "bootwire-dump", targets: ["bootwire-dump"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
         .executable(name: "fuzz-tftp", targets: ["FuzzTFTP"]),
     ],
@@ -31,13 +32,16 @@ let package = Package(
         // Reading and writing captures; frames to UDP datagrams.
         .target(name: "PcapKit", dependencies: ["CPcap"]),
 
+        // Decodes the DHCP and TFTP packets of a capture with bootd's parsers.
+        .executableTarget(name: "bootwire-dump", dependencies: ["BootWire", "PcapKit"]),
+
         // libFuzzer targets. Built normally they are replay drivers that run each file
-        // named on the command line through the same checks; Fuzz/README.md has the
+        // named on the command line through the same checks; Tests/Fuzz/README.md has the
         // fuzzing build (-DBOOTD_FUZZING drops the replay main for libFuzzer's).
-        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
-        .executableTarget(name: "FuzzDHCP", dependencies: ["BootWire", "FuzzSupport"], path: "Fuzz/FuzzDHCP",
+        .target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"),
+        .executableTarget(name: "FuzzDHCP", dependencies: ["BootWire", "FuzzSupport"], path: "Tests/Fuzz/FuzzDHCP",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
-        .executableTarget(name: "FuzzTFTP", dependencies: ["BootWire", "FuzzSupport"], path: "Fuzz/FuzzTFTP",
+        .executableTarget(name: "FuzzTFTP", dependencies: ["BootWire", "FuzzSupport"], path: "Tests/Fuzz/FuzzTFTP",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
