@@ -41,7 +41,8 @@ public enum ConfigurationLoader {
     }
 
     public static func parse(bytes: [UInt8], fileName: String, baseDirectory: String? = nil, dhcpEnabled: Bool = true) throws(ConfigurationFailure) -> LoadedConfiguration {
-        let (ini, errors) = INIFile.parse(bytes: bytes, fileName: fileName)
+        if let e = INIFile.utf8Error(bytes, fileName: fileName) { throw ConfigurationFailure(errors: [e], warnings: []) }
+        let (ini, errors) = INIFile.parse(String(decoding: bytes, as: UTF8.self), fileName: fileName)
         return try build(ini, syntaxErrors: errors, baseDirectory: baseDirectory, dhcpEnabled: dhcpEnabled)
     }
 

@@ -87,22 +87,26 @@ public struct INIFile: Hashable, Sendable {
     /// Parses UTF-8 bytes. A byte sequence that is not UTF-8 is an error naming its line;
     /// a leading byte order mark is skipped.
     public static func parse(bytes: [UInt8], fileName: String) -> (file: INIFile, errors: [ConfigurationError]) {
+        if let e = utf8Error(bytes, fileName: fileName) { return (INIFile(fileName: fileName), [e]) }
+        return parse(String(decoding: bytes, as: UTF8.self), fileName: fileName)
+    }
+
+    /// The error for bytes that are not UTF-8, naming the line of the first bad byte.
+    public static func utf8Error(_ bytes: [UInt8], fileName: String) -> ConfigurationError? {
         var it = bytes.makeIterator()
         var parser = Unicode.UTF8.ForwardParser()
         var offset = 0
-        loop: while true {
+        while true {
             switch parser.parseScalar(from: &it) {
             case .valid(let scalar): offset += scalar.count
-            case .emptyInput: break loop
+            case .emptyInput: return nil
             case .error(let length):
                 let line = bytes[..<offset].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-                let err = ConfigurationError(
+                return ConfigurationError(
                     location: .init(file: fileName, line: line),
                     message: "not valid UTF-8 (byte offset \(offset), \(length) bad byte\(length == 1 ? "" : "s")); save the file as UTF-8")
-                return (INIFile(fileName: fileName), [err])
             }
         }
-        return parse(String(decoding: bytes, as: UTF8.self), fileName: fileName)
     }
 
     /// Parses text. Syntax, after configparser:
@@ -131,7 +135,8 @@ public struct INIFile: Hashable, Sendable {
 
         var body = Substring(text)
         if body.hasPrefix("\u{FEFF}") { body = body.dropFirst() }
-        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: split on both.
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         for (index, rawLine) in lines.enumerated() {
             let lineNumber = index + 1
             var line = rawLine
