@@ -58,7 +58,7 @@ extension [DHCPServerAction] {
 func settings(_ change: (inout DHCPServerSettings) -> Void = { _ in }) -> DHCPServerSettings {
     var s = DHCPServerSettings(serverAddress: server, poolStart: IPv4Address(10, 77, 0, 100), poolCount: 10,
                                dnsServers: [server], domainName: "lab",
-                               bootFiles: BootFileTable(defaultFile: "pxelinux.0",
+                               bootFiles: BootFileSettings(defaultFile: "pxelinux.0",
                                                         byArchitecture: [7: "bootx64.efi", 11: "bootaa64.efi"],
                                                         iPXE: "http://10.77.0.1/boot.ipxe"))
     change(&s)
@@ -280,9 +280,9 @@ struct DHCPServerTests {
 
     @Test("[mac] with masks decides, and a static or leased MAC has no bypass")
     func macACL() throws {
-        let list: [(pattern: MACPattern, allow: Bool)] = [
-            (MACPattern(bytes: mac(9)), false),
-            (MACPattern(bytes: [0x52, 0x54, 0x00], prefixBits: 24), true),
+        let list = [
+            MACRule(MACAddressPattern(bytes: mac(9)), false),
+            MACRule(MACAddressPattern(bytes: [0x52, 0x54, 0x00], prefixBits: 24), true),
         ]
         let engine = DHCPServer(settings: settings {
             $0.access = .macList(list); $0.staticBindings = [mac(9): IPv4Address(10, 77, 0, 9)]
@@ -292,7 +292,7 @@ struct DHCPServerTests {
         #expect(try dora(engine, mac: [0x52, 0x55, 0, 0, 0, 1]).offer == nil)
         #expect(engine.counters.refusedByAccess == 2)
         // mac(1) has a lease; the list now blocks it: the lease does not let it through.
-        let blocked = DHCPServer(settings: settings { $0.access = .macList([(MACPattern(bytes: mac(1)), false)]) },
+        let blocked = DHCPServer(settings: settings { $0.access = .macList([MACRule(MACAddressPattern(bytes: mac(1)), false)]) },
                                  leases: engine.leases)
         #expect(try dora(blocked, mac: mac(1)).offer == nil)
         let renew = blocked.handle(try datagram(clientMessage(.request, mac: mac(1), ciaddr: IPv4Address(10, 77, 0, 100))), at: t0)
@@ -302,7 +302,8 @@ struct DHCPServerTests {
     @Test("[uuid] decides by option 97, and by the UUID the MAC showed in its PXE phase")
     func uuidACL() throws {
         let allowed = "00112233-4455-6677-8899-aabbccddeeff"
-        let engine = DHCPServer(settings: settings { $0.access = .uuidList([allowed: true, "99999999-4455-6677-8899-aabbccddeeff": false]) })
+        let engine = DHCPServer(settings: settings { $0.access = .uuidList([UUIDRule(MachineUUID(allowed)!, true),
+                                                                   UUIDRule(MachineUUID("99999999-4455-6677-8899-aabbccddeeff")!, false)]) })
         #expect(try dora(engine, mac: mac(1)).offer != nil)
         let other = try clientMessage(.discover, mac: mac(2), uuid: "99999999-4455-6677-8899-aabbccddeeff")
         #expect(engine.handle(try datagram(other), at: t0).sent.isEmpty)
@@ -368,7 +369,7 @@ struct DHCPServerTests {
 
     @Test("relayed requests are answered to giaddr:67; buggy clients get 255.255.255.255")
     func destinations() throws {
-        let engine = DHCPServer(settings: settings { $0.buggyClients = [MACPattern(bytes: mac(5))] })
+        let engine = DHCPServer(settings: settings { $0.buggyClients = [MACRule(MACAddressPattern(bytes: mac(5)), true)] })
         let relayed = engine.handle(try datagram(clientMessage(.discover, mac: mac(1), giaddr: IPv4Address(10, 77, 0, 254))), at: t0)
         #expect(relayed.sent.first?.to == Endpoint(IPv4Address(10, 77, 0, 254), 67))
         #expect(relayed.sent.first?.message.giaddr == IPv4Address(10, 77, 0, 254))

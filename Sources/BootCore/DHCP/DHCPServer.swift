@@ -184,16 +184,18 @@ public final class DHCPServer {
         case .open:
             return .allowed(Grant())
         case let .macList(list):
-            for entry in list where entry.pattern.matches(c.mac) {
-                return entry.allow ? .allowed(Grant()) : .denied("blocked by [mac] \(entry.pattern)")
+            for rule in list where rule.pattern.matches(c.mac) {
+                return rule.value ? .allowed(Grant()) : .denied("blocked by [mac] \(rule.pattern)")
             }
             return .denied("not listed in [mac]")
         case let .uuidList(list):
             guard let uuid = c.uuid ?? table.record(for: c.mac)?.uuid else {
                 return .denied("no UUID (option 97) known for this client, and access is by [uuid]")
             }
-            guard let allow = list[uuid.lowercased()] else { return .denied("UUID \(uuid) not listed in [uuid]") }
-            return allow ? .allowed(Grant()) : .denied("UUID \(uuid) blocked by [uuid]")
+            guard let id = MachineUUID(uuid), let rule = list.first(where: { $0.uuid == id }) else {
+                return .denied("UUID \(uuid) not listed in [uuid]")
+            }
+            return rule.allow ? .allowed(Grant()) : .denied("UUID \(uuid) blocked by [uuid]")
         case .authority:
             if !settings.alwaysCheck, let g = grants[c.mac]?[c.phase] { return .allowed(g) }
             return .ask
@@ -441,7 +443,7 @@ public final class DHCPServer {
     func destination(for m: DHCPMessage, _ c: Client?, nak: Bool) -> Endpoint {
         if m.giaddr != .any { return Endpoint(m.giaddr, 67) }
         if nak { return Endpoint(.broadcast, 68) }
-        if let c, settings.buggyClients.contains(where: { $0.matches(c.mac) }) { return Endpoint(.broadcast, 68) }
+        if let c, settings.buggyClients.first(where: { $0.pattern.matches(c.mac) })?.value == true { return Endpoint(.broadcast, 68) }
         if m.ciaddr != .any { return Endpoint(m.ciaddr, 68) }
         return Endpoint(.broadcast, 68)
     }

@@ -1,70 +1,15 @@
 import BootWire
 
-/// A MAC address pattern: the first `prefixBits` bits of `bytes` must match
-/// (`AA-BB-CC/24` matches every MAC starting with AA:BB:CC). 48 bits is an exact match.
-public struct MACPattern: Hashable, Sendable, CustomStringConvertible {
-    public var bytes: [UInt8]
-    public var prefixBits: Int
-    public init(bytes: [UInt8], prefixBits: Int = 48) {
-        self.bytes = Array((bytes + [0, 0, 0, 0, 0, 0]).prefix(6))
-        self.prefixBits = max(0, min(48, prefixBits))
-    }
-    public func matches(_ mac: [UInt8]) -> Bool {
-        guard mac.count >= 6 else { return false }
-        var bits = prefixBits
-        for i in 0..<6 where bits > 0 {
-            let take = min(8, bits)
-            let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - take))
-            if mac[i] & mask != bytes[i] & mask { return false }
-            bits -= take
-        }
-        return true
-    }
-    public var description: String { macText(bytes) + (prefixBits == 48 ? "" : "/\(prefixBits)") }
-}
-
 /// Who may boot (PyBootd's `[bootpd] access`).
 public enum AccessPolicy: Hashable, Sendable {
     /// Everyone.
     case open
-    /// `[mac]`: the first matching pattern decides; no match denies.
-    case macList([(pattern: MACPattern, allow: Bool)])
+    /// `[mac]`: the first matching rule decides; no match denies.
+    case macList([MACRule])
     /// `[uuid]`: by the UUID of option 97 (or the one the MAC showed in its PXE phase).
-    case uuidList([String: Bool])
+    case uuidList([UUIDRule])
     /// `[http]`: ask the access authority.
     case authority
-
-    public static func == (l: AccessPolicy, r: AccessPolicy) -> Bool {
-        switch (l, r) {
-        case (.open, .open), (.authority, .authority): true
-        case let (.uuidList(a), .uuidList(b)): a == b
-        case let (.macList(a), .macList(b)): a.elementsEqual(b) { $0.pattern == $1.pattern && $0.allow == $1.allow }
-        default: false
-        }
-    }
-    public func hash(into h: inout Hasher) {
-        switch self {
-        case .open: h.combine(0)
-        case .authority: h.combine(1)
-        case let .uuidList(u): h.combine(2); h.combine(u)
-        case let .macList(m): h.combine(3); for e in m { h.combine(e.pattern); h.combine(e.allow) }
-        }
-    }
-}
-
-/// Boot file choice (PyBootd's `[bootpd] boot_file` and `[bootfile]`, plus iPXE's own file).
-public struct BootFileTable: Hashable, Sendable {
-    /// `[bootfile] default`, else `[bootpd] boot_file`.
-    public var defaultFile: String?
-    /// By client architecture (option 93, else option 60's `Arch:` field).
-    public var byArchitecture: [UInt16: String]
-    /// For iPXE (option 77 `iPXE` or option 175): typically an HTTP script URL, so that
-    /// chain loading ends instead of looping.
-    public var iPXE: String?
-
-    public init(defaultFile: String? = nil, byArchitecture: [UInt16: String] = [:], iPXE: String? = nil) {
-        self.defaultFile = defaultFile; self.byArchitecture = byArchitecture; self.iPXE = iPXE
-    }
 }
 
 /// Everything the DHCP engine decides with. Built from the configuration by the daemon.
@@ -82,7 +27,7 @@ public struct DHCPServerSettings: Hashable, Sendable {
     public var serverName: String?
     public var leaseTime: UInt32
     public var staticBindings: [[UInt8]: IPv4Address]
-    public var bootFiles: BootFileTable
+    public var bootFiles: BootFileSettings
     /// siaddr and option 66 for PXE replies; the server address when nil.
     public var tftpServer: IPv4Address?
     public var allowSimpleDHCP: Bool
@@ -90,8 +35,8 @@ public struct DHCPServerSettings: Hashable, Sendable {
     /// With `access = http`, ask again for every request rather than once per client.
     public var alwaysCheck: Bool
     public var authorityTimeout: Duration
-    /// `[buggy_clients]`: replies to these go to 255.255.255.255 whatever they asked.
-    public var buggyClients: [MACPattern]
+    /// `[buggy_clients]`: replies to those set true go to 255.255.255.255 whatever they asked.
+    public var buggyClients: [MACRule]
     public var notifyTargets: [Endpoint]
     /// How long an OFFER holds an address for a client that has not yet REQUESTed it.
     public var offerHold: Duration
@@ -105,9 +50,9 @@ public struct DHCPServerSettings: Hashable, Sendable {
         poolStart: IPv4Address, poolCount: Int = 10, routers: [IPv4Address]? = nil,
         dnsServers: [IPv4Address] = [], domainName: String? = nil, serverName: String? = nil,
         leaseTime: UInt32 = 86400, staticBindings: [[UInt8]: IPv4Address] = [:],
-        bootFiles: BootFileTable = BootFileTable(), tftpServer: IPv4Address? = nil,
+        bootFiles: BootFileSettings = BootFileSettings(), tftpServer: IPv4Address? = nil,
         allowSimpleDHCP: Bool = false, access: AccessPolicy = .open, alwaysCheck: Bool = false,
-        authorityTimeout: Duration = .seconds(5), buggyClients: [MACPattern] = [],
+        authorityTimeout: Duration = .seconds(5), buggyClients: [MACRule] = [],
         notifyTargets: [Endpoint] = [], offerHold: Duration = .seconds(60),
         declineHold: Duration = .seconds(3600), maxPendingQueries: Int = 1024
     ) {
@@ -126,5 +71,39 @@ public struct DHCPServerSettings: Hashable, Sendable {
     public var broadcastAddress: IPv4Address { IPv4Address(networkAddress.value | ~subnetMask.value) }
     public func isOnServedNetwork(_ a: IPv4Address) -> Bool {
         a.value & subnetMask.value == networkAddress.value
+    }
+}
+
+extension DHCPServerSettings {
+    /// The engine's settings from a loaded configuration, once the daemon knows its own
+    /// address on the served network (found from `pool_start` among the host's interfaces)
+    /// and that interface's netmask. nil when the configuration serves no DHCP.
+    public init?(configuration c: BootConfiguration, serverAddress: IPv4Address, interfaceNetmask: IPv4Address,
+                 hostResolvers: [IPv4Address] = []) {
+        guard let poolStart = c.bootpd.poolStart else { return nil }
+        let access: AccessPolicy
+        switch c.bootpd.access {
+        case .none: access = .open
+        case .mac: access = .macList(c.macRules)
+        case .uuid: access = .uuidList(c.uuidRules)
+        case .http: access = .authority
+        }
+        let dns: [IPv4Address]
+        switch c.bootpd.dns {
+        case let .servers(list): dns = list
+        case .auto: dns = hostResolvers
+        }
+        var files = c.bootFiles
+        if files.defaultFile == nil { files.defaultFile = c.bootpd.bootFile }
+        self.init(
+            serverAddress: serverAddress, subnetMask: c.bootpd.netmask ?? interfaceNetmask,
+            poolStart: poolStart, poolCount: c.bootpd.poolCount,
+            routers: [c.bootpd.gateway ?? serverAddress], dnsServers: dns,
+            domainName: c.bootpd.domain, serverName: c.bootpd.serverName, leaseTime: c.bootpd.leaseTime,
+            staticBindings: Dictionary(c.staticBindings.map { ($0.mac.bytes, $0.address) }, uniquingKeysWith: { a, _ in a }),
+            bootFiles: files, allowSimpleDHCP: c.bootpd.allowSimpleDHCP, access: access,
+            alwaysCheck: c.http.alwaysCheck, authorityTimeout: c.http.timeout,
+            buggyClients: c.buggyClients,
+            notifyTargets: c.bootpd.notify.map { Endpoint($0.address, $0.port) })
     }
 }
