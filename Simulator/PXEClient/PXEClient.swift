@@ -1,1 +1,0 @@
-// PXEClient: virtual boot clients as sans-IO state machines.
