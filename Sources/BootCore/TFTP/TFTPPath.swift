@@ -136,18 +136,12 @@ func tftpGlobMatch(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar]) -> Boo
 /// The first line of an indirection file that is not blank, without surrounding spaces,
 /// tabs or CR; nil when there is none.
 func tftpFirstLine(_ bytes: [UInt8]) -> String? {
-    let text = String(decoding: bytes, as: UTF8.self)
-    for line in text.split(separator: "\n") {
-        let trimmed = line.drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" })
-        var end = trimmed.endIndex
-        while end > trimmed.startIndex {
-            let before = trimmed.index(before: end)
-            let c = trimmed[before]
-            guard c == " " || c == "\t" || c == "\r" else { break }
-            end = before
-        }
-        let value = trimmed[trimmed.startIndex..<end]
-        if !value.isEmpty { return String(value) }
+    // Split bytes, not Characters: "\r\n" is one Character in Swift.
+    let blank: Set<UInt8> = [0x20, 0x09, 0x0D]
+    for line in bytes.split(separator: 0x0A) {
+        guard let first = line.firstIndex(where: { !blank.contains($0) }),
+              let last = line.lastIndex(where: { !blank.contains($0) }) else { continue }
+        return String(decoding: line[first...last], as: UTF8.self)
     }
     return nil
 }

@@ -163,8 +163,8 @@ public final class TFTPServer {
         /// File data held: bytes `chunkOffset ..< chunkOffset + chunk.count`.
         var chunk: [UInt8] = []
         var chunkOffset = 0
-        /// Offset of the read in flight.
-        var pendingRead: Int?
+        /// The read in flight.
+        var pendingRead: (offset: Int, count: Int)?
         /// The current window waits for the read in flight.
         var awaitingData = false
         var deadline: Instant?
@@ -305,10 +305,10 @@ public final class TFTPServer {
         switch (s.phase, result) {
         case let (.resolvingFilter, .success(file)):
             s.filterHandle = file.handle
-            s.pendingRead = 0
+            let count = min(max(file.size, 0), Self.indirectionReadLimit)
+            s.pendingRead = (0, count)
             s.deadline = now + settings.fileSourceTimeout
-            return [.readFile(id, file.handle, offset: 0, count: min(max(file.size, 0), Self.indirectionReadLimit))]
-                + wakeUp(for: s)
+            return wakeUp(for: s) + [.readFile(id, file.handle, offset: 0, count: count)]
         case let (.resolvingFilter, .failure(error)):
             return fail(s, reply: fileErrorReply(error), level: .warning,
                         "filter file \(s.path) for \(s.requestedName) unavailable: \(error)", at: now)
@@ -339,7 +339,7 @@ public final class TFTPServer {
     /// The file source answered `.readFile(id, _, offset: offset, _)`.
     public func dataRead(_ id: TFTPSessionID, offset: Int, _ result: Result<[UInt8], FileSourceError>,
                          at now: Instant) -> [TFTPServerAction] {
-        guard let s = sessions[id], s.pendingRead == offset else { return [] }
+        guard let s = sessions[id], let pending = s.pendingRead, pending.offset == offset else { return [] }
         s.pendingRead = nil
         if s.phase == .resolvingFilter {
             var out: [TFTPServerAction] = []
@@ -360,7 +360,7 @@ public final class TFTPServer {
                 s.path = path
                 s.phase = .opening
                 s.deadline = now + settings.fileSourceTimeout
-                return out + [.openFile(id, path: path)] + wakeUp(for: s)
+                return out + wakeUp(for: s) + [.openFile(id, path: path)]
             }
         }
         switch result {
@@ -368,14 +368,18 @@ public final class TFTPServer {
             return fail(s, reply: TFTPError(code: .notDefined, message: "read error"), level: .error,
                         "reading \(s.path) at \(offset) for \(s.peer): \(error)", at: now)
         case let .success(bytes):
-            let expected = max(0, min(readCount(s), s.size - offset))
+            let expected = max(0, min(pending.count, s.size - offset))
             guard bytes.count == expected else {
                 return fail(s, reply: TFTPError(code: .notDefined, message: "read error"), level: .error,
                             "reading \(s.path) at \(offset) for \(s.peer): \(bytes.count) bytes instead of \(expected) (file changed?)",
                             at: now)
             }
-            s.chunk = bytes
-            s.chunkOffset = offset
+            if offset == s.chunkOffset + s.chunk.count {
+                s.chunk += bytes  // after the kept tail of the previous chunk (see `read`)
+            } else {
+                s.chunk = bytes
+                s.chunkOffset = offset
+            }
             if s.awaitingData {
                 s.awaitingData = false
                 return transmitWindow(s, at: now)
@@ -474,8 +478,8 @@ public final class TFTPServer {
         if request.mode == .netascii {
             out.append(.log(LogRecord(.debug, "RRQ \(name) from \(d.peer) in netascii: served as octet")))
         }
-        out.append(.openFile(id, path: path))
         out += wakeUp(for: s)
+        out.append(.openFile(id, path: path))
         return out
     }
 
@@ -596,17 +600,26 @@ public final class TFTPServer {
     /// Bytes per read: whole blocks, `readChunkSize` rounded down, at least one block.
     func readCount(_ s: Session) -> Int { max(1, settings.readChunkSize / s.blksize) * s.blksize }
 
+    /// Reads the chunk that starts at block `b`. The blocks of the current chunk from `b`
+    /// on (at most a window's worth, the tail a window straddled) are kept, moved to the
+    /// front, and only what follows them is read: no byte is read twice.
     func read(_ s: Session, fromBlock b: Int) -> [TFTPServerAction] {
-        let offset = (b - 1) * s.blksize
-        let count = max(0, min(readCount(s), s.size - offset))
-        guard count > 0, let h = s.handle else {
-            // Nothing to read (the empty final block): an empty chunk holds it.
+        let start = (b - 1) * s.blksize
+        let chunkEnd = s.chunkOffset + s.chunk.count
+        if start >= s.chunkOffset, start < chunkEnd {
+            s.chunk = Array(s.chunk[(start - s.chunkOffset)...])
+        } else {
             s.chunk = []
-            s.chunkOffset = offset
+        }
+        s.chunkOffset = start
+        let offset = start + s.chunk.count
+        let count = max(0, min(readCount(s) - s.chunk.count, s.size - offset))
+        guard count > 0, let h = s.handle else {
+            // Nothing to read (the empty final block): the chunk holds the window.
             s.awaitingData = false
             return []
         }
-        s.pendingRead = offset
+        s.pendingRead = (offset, count)
         return [.readFile(s.id, h, offset: offset, count: count)]
     }
 
