@@ -349,7 +349,7 @@ public final class TFTPServer {
                                   level: .warning, "filter file \(s.path) for \(s.requestedName) is unreadable or empty",
                                   at: now)
             }
-            let name = TFTPFilterRule.substitute(line, filename: s.requestedName)
+            let name = (try? expandFilterTemplate(line, filename: s.requestedName, authFile: nil)) ?? line
             switch TFTPPath.resolve(name) {
             case let .failure(refusal):
                 counters.refusedNames += 1
@@ -450,10 +450,10 @@ public final class TFTPServer {
         // [filters], first match wins, then the path rules.
         var target = name
         var indirection = false
-        if let rule = settings.filters.first(where: { $0.matches(name) }) {
-            switch rule.replacement {
-            case let .name(template): target = TFTPFilterRule.substitute(template, filename: name)
-            case let .file(path): target = path; indirection = true
+        if let result = settings.filters.lazy.compactMap({ $0.apply(to: name, authFile: nil) }).first {
+            switch result {
+            case let .name(rewritten): target = rewritten
+            case let .contentsOf(path): target = path; indirection = true
             }
         }
         let path: String

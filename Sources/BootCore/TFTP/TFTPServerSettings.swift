@@ -41,12 +41,12 @@ public struct TFTPServerSettings: Hashable, Sendable {
     /// source that never answers.
     public var fileSourceTimeout: Duration
     /// `[filters]`, in file order; first match wins.
-    public var filters: [TFTPFilterRule]
+    public var filters: [FilterRule]
 
     public init(
         defaultBlksize: Int = 512, maxBlksize: Int = 65464, timeout: Duration = .seconds(2), retries: Int = 5,
         maxSessions: Int = 1024, maxWindowSize: Int = 64, readChunkSize: Int = 65536, singlePort: Bool = false,
-        fileSourceTimeout: Duration = .seconds(30), filters: [TFTPFilterRule] = []
+        fileSourceTimeout: Duration = .seconds(30), filters: [FilterRule] = []
     ) {
         self.defaultBlksize = defaultBlksize
         self.maxBlksize = maxBlksize
