@@ -89,12 +89,19 @@ def dhcp_options(b):
     return out
 
 
+# iPXE's option 175 (Etherboot encapsulated) sub-options, from iPXE's include/ipxe/dhcp.h and features.h
+EB_NAMES = {176: "priority/no-pxedhcp", 177: "bus-id", 235: "version", 0x10: "PXE API extensions",
+            0x11: "iSCSI", 0x12: "AoE", 0x13: "HTTP", 0x14: "HTTPS", 0x15: "TFTP", 0x16: "FTP", 0x17: "DNS",
+            0x18: "bzImage", 0x19: "Multiboot", 0x1a: "SLAM", 0x1b: "SRP", 0x20: "NBI", 0x21: "PXE image",
+            0x22: "ELF", 0x23: "COMBOOT", 0x24: "EFI", 0x25: "FCoE", 0x26: "VLAN", 0x27: "menu", 0x28: "SDI", 0x29: "NFS"}
+
+
 def suboptions(b):
     out, i = [], 0
     while i + 1 < len(b):
         code, n = b[i], b[i + 1]
         if code in (0, 255): i += 1; continue
-        out.append({"code": code, "hex": b[i + 2:i + 2 + n].hex()}); i += 2 + n
+        out.append({"code": code, "name": EB_NAMES.get(code, "?"), "hex": b[i + 2:i + 2 + n].hex()}); i += 2 + n
     return out
 
 
