@@ -123,10 +123,11 @@ qemu_boot() {
   local name=$1 mode=$2 rom=$3 mac=$4 uuid=$5; shift 5
   local serial=$WORK/serial-$name.log fw=() romopt="" rc=0
   [ "$mode" = uefi ] && fw=(-bios "$OVMF")
+  [ "$uuid" = none ] || fw+=(-uuid "$uuid")   # "none": no -uuid (QEMU leaves the SMBIOS UUID unset)
   [ "$rom" = none ] && romopt=",romfile="    # no iPXE option ROM: OVMF's own virtio-net + PXE
   : > "$serial"
   ip netns exec $C timeout "$QTIMEOUT" qemu-system-x86_64 -accel tcg -nographic -m 256 -boot n -no-reboot \
-    -uuid "$uuid" -nic none -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+    -nic none -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
     -device "virtio-net-pci,netdev=n0,mac=$mac$romopt" -serial file:"$serial" -monitor none "${fw[@]}" \
     > "$WORK/qemu-$name.out" 2>&1 &
   local qp=$!; PIDS+=($qp)
@@ -163,6 +164,13 @@ if want dhcp-ovmf-uefi; then
   qemu_boot dhcp-ovmf-uefi uefi none 52:54:00:00:00:03 5ce1ab00-7700-4a11-9e00-000000000003 \
     dnsmasq_sent bootx64.efi 10.77.0.103 1 || FAIL+=(dhcp-ovmf-uefi)
   cap_stop dhcp-ovmf-uefi
+fi
+# --- 3b. the same without -uuid: what option 97 EDK2 sends when QEMU sets no SMBIOS UUID --
+if want dhcp-ovmf-uefi-nouuid; then
+  cap_start dhcp-ovmf-uefi-nouuid
+  qemu_boot dhcp-ovmf-uefi-nouuid uefi none 52:54:00:00:00:04 none \
+    dnsmasq_sent bootx64.efi 10.77.0.104 1 || FAIL+=(dhcp-ovmf-uefi-nouuid)
+  cap_stop dhcp-ovmf-uefi-nouuid
 fi
 
 # --- 4. isc dhclient: DORA, renew at T1 (4 s, unicast), release -------------------------
