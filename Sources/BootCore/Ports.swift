@@ -52,6 +52,20 @@ public protocol Transport: AnyObject {
     func send(_ datagram: Datagram)
 }
 
+/// A UDP port the daemon opened, e.g. one TFTP transfer's own port (RFC 1350 TID).
+public protocol BoundPort: Transport {
+    /// The address and port actually bound (the port chosen by the system when 0 was asked).
+    var local: Endpoint { get }
+    func close()
+}
+
+/// Opens UDP ports on demand. Production: NIO datagram channels. Simulation: SimNet ports.
+public protocol PortFactory: AnyObject {
+    /// Opens `port` (0: any free port) on `address`; every datagram received on it is given
+    /// to `receive`, on the daemon's thread. nil when the port cannot be opened.
+    func openPort(address: IPv4Address, port: UInt16, receive: @escaping (Datagram) -> Void) -> (any BoundPort)?
+}
+
 /// Now, and timers. Production: the NIO event loop. Simulation: virtual time.
 public protocol Clock: AnyObject {
     var now: Instant { get }

@@ -8,12 +8,20 @@ public struct DaemonPorts {
     public var authority: (any AccessAuthority)?
     /// Sends DHCP replies (bound to the DHCP port) and notify datagrams.
     public var dhcpTransport: (any Transport)?
+    /// Sends from the TFTP listening port (errors that answer a request directly).
+    public var tftpTransport: (any Transport)?
+    /// Opens one port per TFTP transfer.
+    public var ports: (any PortFactory)?
+    public var files: (any FileSource)?
     public var log: (LogRecord) -> Void
 
     public init(clock: any Clock, leaseStore: any LeaseStore, authority: (any AccessAuthority)? = nil,
-                dhcpTransport: (any Transport)? = nil, log: @escaping (LogRecord) -> Void = { _ in }) {
+                dhcpTransport: (any Transport)? = nil, tftpTransport: (any Transport)? = nil,
+                ports: (any PortFactory)? = nil, files: (any FileSource)? = nil,
+                log: @escaping (LogRecord) -> Void = { _ in }) {
         self.clock = clock; self.leaseStore = leaseStore; self.authority = authority
-        self.dhcpTransport = dhcpTransport; self.log = log
+        self.dhcpTransport = dhcpTransport; self.tftpTransport = tftpTransport
+        self.ports = ports; self.files = files; self.log = log
     }
 }
 
@@ -25,17 +33,34 @@ public struct DaemonPorts {
 /// loop the ports call back on.
 public final class BootDaemon {
     public let dhcp: DHCPServer?
+    public let tftp: TFTPServer?
     let ports: DaemonPorts
-    private var wakeScheduled: Set<Int64> = []
+    private var dhcpWakes: Set<Int64> = []
+    private var tftpWakes: Set<Int64> = []
+    private var sessionPorts: [TFTPSessionID: any BoundPort] = [:]
+    private var stopped = false
 
-    public init(dhcp settings: DHCPServerSettings?, ports: DaemonPorts) {
+    public init(dhcp: DHCPServerSettings?, tftp: TFTPServerSettings?, ports: DaemonPorts) {
         self.ports = ports
-        self.dhcp = settings.map { DHCPServer(settings: $0, leases: ports.leaseStore.load()) }
+        self.dhcp = dhcp.map { DHCPServer(settings: $0, leases: ports.leaseStore.load()) }
+        self.tftp = tftp.map { TFTPServer(settings: $0) }
     }
+
+    /// Open TFTP transfer ports (one per transfer).
+    public var openTransferPorts: Int { sessionPorts.count }
+
+    /// Stops answering and closes every transfer port. Leases were stored as they were made.
+    public func stop() {
+        stopped = true
+        for (_, p) in sessionPorts { p.close() }
+        sessionPorts.removeAll()
+    }
+
+    // MARK: DHCP
 
     /// A datagram arrived on the DHCP port.
     public func receiveDHCP(_ datagram: Datagram) {
-        guard let dhcp else { return }
+        guard !stopped, let dhcp else { return }
         perform(dhcp.handle(datagram, at: ports.clock.now))
     }
 
@@ -54,20 +79,92 @@ public final class BootDaemon {
                     continue
                 }
                 authority.query(q) { [weak self] answer in
-                    guard let self, let dhcp = self.dhcp else { return }
+                    guard let self, !self.stopped, let dhcp = self.dhcp else { return }
                     self.perform(dhcp.authorityAnswered(id: id, answer, at: self.ports.clock.now))
                 }
             case let .wakeUp(at):
                 // One timer per instant is enough: wake handles everything due.
-                guard wakeScheduled.insert(at.nanoseconds).inserted else { continue }
+                guard dhcpWakes.insert(at.nanoseconds).inserted else { continue }
                 ports.clock.schedule(at: at) { [weak self] in
-                    guard let self, let dhcp = self.dhcp else { return }
-                    self.wakeScheduled.remove(at.nanoseconds)
+                    guard let self, !self.stopped, let dhcp = self.dhcp else { return }
+                    self.dhcpWakes.remove(at.nanoseconds)
                     self.perform(dhcp.wake(at: self.ports.clock.now))
                 }
             case let .log(record):
                 ports.log(record)
             }
         }
+    }
+
+    // MARK: TFTP
+
+    /// A datagram arrived on the TFTP listening port.
+    public func receiveTFTP(_ datagram: Datagram) {
+        guard !stopped, let tftp else { return }
+        perform(tftp.handle(datagram, session: nil, at: ports.clock.now))
+    }
+
+    func perform(_ actions: [TFTPServerAction]) {
+        guard let tftp else { return }
+        for action in actions {
+            switch action {
+            case let .send(d, session?):
+                if let port = sessionPorts[session] ?? openSessionPort(session, on: d.local.address) {
+                    port.send(d)
+                }
+            case let .send(d, nil):
+                ports.tftpTransport?.send(d)
+            case let .openFile(id, path):
+                guard let files = ports.files else {
+                    perform(tftp.fileOpened(id, .failure(.notFound), at: ports.clock.now))
+                    continue
+                }
+                files.open(path) { [weak self] result in
+                    guard let self, !self.stopped else {
+                        if case let .success(h) = result { files.close(h) }
+                        return
+                    }
+                    let opened = result.map { (handle: $0, size: files.size(of: $0)) }
+                    self.perform(tftp.fileOpened(id, opened, at: self.ports.clock.now))
+                }
+            case let .readFile(id, handle, offset, count):
+                ports.files?.read(handle, offset: offset, count: count) { [weak self] result in
+                    guard let self, !self.stopped else { return }
+                    self.perform(tftp.dataRead(id, offset: offset, result, at: self.ports.clock.now))
+                }
+            case let .closeFile(handle):
+                ports.files?.close(handle)
+            case let .closeSessionPort(id):
+                sessionPorts.removeValue(forKey: id)?.close()
+            case let .wakeUp(at):
+                guard tftpWakes.insert(at.nanoseconds).inserted else { continue }
+                ports.clock.schedule(at: at) { [weak self] in
+                    guard let self, !self.stopped else { return }
+                    self.tftpWakes.remove(at.nanoseconds)
+                    self.perform(tftp.wake(at: self.ports.clock.now))
+                }
+            case let .log(record):
+                ports.log(record)
+            }
+        }
+    }
+
+    /// RFC 1350: each transfer gets its own port (TID), bound on the address the request
+    /// came to, so the reply leaves from the address the client talked to.
+    private func openSessionPort(_ id: TFTPSessionID, on address: IPv4Address) -> (any BoundPort)? {
+        guard let factory = ports.ports else {
+            ports.log(LogRecord(.error, "no port factory: cannot open a TFTP transfer port"))
+            return nil
+        }
+        let bindAddress = address == .broadcast ? IPv4Address.any : address
+        guard let port = factory.openPort(address: bindAddress, port: 0, receive: { [weak self] d in
+            guard let self, !self.stopped, let tftp = self.tftp else { return }
+            self.perform(tftp.handle(d, session: id, at: self.ports.clock.now))
+        }) else {
+            ports.log(LogRecord(.error, "cannot open a TFTP transfer port on \(bindAddress)"))
+            return nil
+        }
+        sessionPorts[id] = port
+        return port
     }
 }
