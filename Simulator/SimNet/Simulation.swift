@@ -112,6 +112,10 @@ public final class Simulation {
     private var slots: [Slot] = []
     private var freeSlots: [UInt32] = []
     private var nextSeq: UInt64 = 1
+    /// Heap entries whose event was cancelled (skipped when they surface, or swept by
+    /// `compact()` when they are most of the heap: engines re-arm a retransmission timer
+    /// on every packet, and each leaves a cancelled entry behind).
+    private var cancelledInHeap = 0
     private var alive: [Bool]
     private var stopRequested = false
     private var invariants: [(name: String, check: () -> String?)] = []
@@ -173,7 +177,23 @@ public final class Simulation {
         if case .empty = slots[slot].payload { return false }
         slots[slot].payload = .empty
         slots[slot].label = ""
+        cancelledInHeap += 1
+        if cancelledInHeap >= 4096, cancelledInHeap * 2 > heap.count { compact() }
         return true
+    }
+
+    /// Drops the entries of cancelled events and rebuilds the heap (Floyd, O(n)).
+    private func compact() {
+        var kept = 0
+        for i in heap.indices {
+            let e = heap[i]
+            if case .empty = slots[Int(e.slot)].payload { freeSlots.append(e.slot); continue }
+            heap[kept] = e; kept += 1
+        }
+        heap.removeLast(heap.count - kept)
+        cancelledInHeap = 0
+        var i = heap.count / 2 - 1
+        while i >= 0 { siftDown(i); i -= 1 }
     }
 
     // MARK: Owners (crash and restart)
@@ -198,6 +218,8 @@ public final class Simulation {
             slots[i].payload = .empty; slots[i].label = ""
             cancelled += 1
         }
+        cancelledInHeap += cancelled
+        if cancelledInHeap >= 4096, cancelledInHeap * 2 > heap.count { compact() }
         if tracing { note("kill \(owner): \(cancelled) events cancelled") }
         return cancelled
     }
@@ -218,22 +240,29 @@ public final class Simulation {
     }
 
     @inline(__always)
+    private func siftDown(_ index: Int) {
+        let n = heap.count
+        let e = heap[index]
+        var i = index
+        while true {
+            let l = 2 * i + 1
+            if l >= n { break }
+            var c = l
+            if l + 1 < n, Entry.before(heap[l + 1], heap[l]) { c = l + 1 }
+            if !Entry.before(heap[c], e) { break }
+            heap[i] = heap[c]
+            i = c
+        }
+        heap[i] = e
+    }
+
+    @inline(__always)
     private func popMin() -> Entry {
         let top = heap[0]
         let last = heap.removeLast()
-        let n = heap.count
-        if n > 0 {
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                if l >= n { break }
-                var c = l
-                if l + 1 < n, Entry.before(heap[l + 1], heap[l]) { c = l + 1 }
-                if !Entry.before(heap[c], last) { break }
-                heap[i] = heap[c]
-                i = c
-            }
-            heap[i] = last
+        if !heap.isEmpty {
+            heap[0] = last
+            siftDown(0)
         }
         return top
     }
@@ -249,7 +278,7 @@ public final class Simulation {
             let payload = slots[i].payload
             slots[i].payload = .empty
             freeSlots.append(e.slot)
-            if case .empty = payload { continue }
+            if case .empty = payload { cancelledInHeap -= 1; continue }
             now = Instant(nanoseconds: e.time)
             steps &+= 1
             if tracing, !slots[i].label.isEmpty { trace.append(TraceEntry(time: now, text: slots[i].label)) }

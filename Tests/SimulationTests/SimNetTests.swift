@@ -613,3 +613,26 @@ private final class ToyServer {
     #expect(p.sim.runUntilIdle() == .violated(v))
     #expect(p.sim.steps == steps)
 }
+
+@Test func manyCancelledTimersAreSweptAndTheRestFireInOrder() {
+    let sim = Simulation(seed: 1)
+    let r = SimRandom(seed: 5)
+    var tokens: [(TimerToken, Int)] = []
+    var fired: [(Int64, Int)] = []
+    for i in 0..<20_000 {
+        let t = Int64(r.below(1_000)) * 1_000
+        tokens.append((sim.schedule(at: Instant(nanoseconds: t)) { fired.append((sim.now.nanoseconds, i)) }, i))
+    }
+    var kept = Set<Int>()
+    for (token, i) in tokens {
+        if r.chance(0.9) { #expect(sim.cancel(token)) } else { kept.insert(i) }
+    }
+    #expect(sim.pendingEvents < 20_000)  // swept
+    #expect(sim.runUntilIdle() == .idle)
+    #expect(Set(fired.map(\.1)) == kept)
+    #expect(fired.count == kept.count)
+    var ordered = true
+    for (x, y) in zip(fired, fired.dropFirst()) where !(x.0 < y.0 || (x.0 == y.0 && x.1 < y.1)) { ordered = false }
+    #expect(ordered)
+    #expect(sim.pendingEvents == 0)
+}
