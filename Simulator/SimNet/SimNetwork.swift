@@ -131,6 +131,9 @@ public final class SimNetwork: SimEventTarget {
     private var compiledDefault: LinkFaults.Compiled
     private var linkFaults: [Int: LinkFaults.Compiled] = [:]  // key from << 32 | to
     private var byAddress: [IPv4Address: Int] = [:]
+    /// Hosts with each port bound, in host order: who hears a broadcast, without a scan
+    /// of every host.
+    private var listeners: [UInt16: [Int]] = [:]
 
     private struct InFlight { var from: Int; var to: Int; var datagram: Datagram }
     private var inFlight: [InFlight?] = []
@@ -164,6 +167,9 @@ public final class SimNetwork: SimEventTarget {
     public func bind(_ host: SimHost, port: UInt16, receive: @escaping (Datagram) -> Void) throws(SimNetworkError) -> SimTransport {
         guard host.sockets[port] == nil else { throw .portInUse(host: host.name, port: port) }
         host.sockets[port] = receive
+        var list = listeners[port, default: []]
+        list.insert(host.index, at: insertionPoint(host.index, in: list))
+        listeners[port] = list
         return SimTransport(network: self, host: host, port: port)
     }
 
@@ -177,14 +183,33 @@ public final class SimNetwork: SimEventTarget {
         throw .noEphemeralPort(host: host.name)
     }
 
-    public func unbind(_ host: SimHost, port: UInt16) { host.sockets[port] = nil }
+    public func unbind(_ host: SimHost, port: UInt16) {
+        guard host.sockets.removeValue(forKey: port) != nil, var list = listeners[port] else { return }
+        let i = insertionPoint(host.index, in: list)
+        if i < list.count, list[i] == host.index { list.remove(at: i) }
+        listeners[port] = list.isEmpty ? nil : list
+    }
+
+    private func insertionPoint(_ index: Int, in list: [Int]) -> Int {
+        var lo = 0, hi = list.count
+        while lo < hi { let mid = (lo + hi) / 2; if list[mid] < index { lo = mid + 1 } else { hi = mid } }
+        return lo
+    }
+
+    /// Takes a host off the segment for good: its sockets close, its process's events are
+    /// cancelled and its address is free for another host. (Its index is not reused.)
+    public func detach(_ host: SimHost) {
+        for port in host.boundPorts { unbind(host, port: port) }
+        simulation.kill(host.owner)
+        setAddress(host, .any)
+    }
 
     /// The host's process crashes: every socket closes, every event of its owner is
     /// cancelled, and a new owner is made for the next incarnation. Packets in flight to
     /// it arrive later to whatever is bound then. Returns the new owner.
     @discardableResult
     public func crash(_ host: SimHost) -> OwnerID {
-        host.sockets.removeAll()
+        for port in host.boundPorts { unbind(host, port: port) }
         simulation.kill(host.owner)
         host.owner = simulation.makeOwner()
         host.incarnation += 1
@@ -228,8 +253,13 @@ public final class SimNetwork: SimEventTarget {
         if source.address == .any || source.address == .broadcast { source.address = host.address }
         let destination = datagram.peer
         if destination.address == .broadcast {
-            for other in hosts where other.index != host.index && other.sockets[destination.port] != nil {
-                transmit(datagram.payload, source: source, destination: destination, from: host, to: other)
+            guard let list = listeners[destination.port] else {
+                stats.droppedUnbound += 1
+                simulation.note("drop \(source)->\(destination): nobody listens")
+                return
+            }
+            for index in list where index != host.index {
+                transmit(datagram.payload, source: source, destination: destination, from: host, to: hosts[index])
             }
         } else if let to = byAddress[destination.address] {
             transmit(datagram.payload, source: source, destination: destination, from: host, to: hosts[to])
