@@ -636,3 +636,23 @@ private final class ToyServer {
     #expect(ordered)
     #expect(sim.pendingEvents == 0)
 }
+
+@Test func detachedHostsHearNothingAndFreeTheirAddress() throws {
+    let sim = Simulation(seed: 1)
+    let net = SimNetwork(simulation: sim)
+    let s = net.attach("s", address: serverIP)
+    let c1 = net.attach("c1", address: clientIP)
+    var heard = 0
+    _ = try net.bind(c1, port: 68) { _ in heard += 1 }
+    let ts = try net.bind(s, port: 67) { _ in }
+    sim.schedule(at: .zero, owner: c1.owner) { Issue.record("detached host's timer fired") }
+    net.detach(c1)
+    ts.send([1], to: Endpoint(.broadcast, 68))
+    ts.send([1], to: Endpoint(clientIP, 68))
+    let c2 = net.attach("c2", address: clientIP)  // the address is free again
+    _ = try net.bind(c2, port: 68) { _ in heard += 10 }
+    ts.send([2], to: Endpoint(clientIP, 68))
+    sim.runUntilIdle()
+    #expect(heard == 10)
+    #expect(net.stats.droppedUnbound == 2)
+}
