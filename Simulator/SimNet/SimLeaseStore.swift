@@ -1,0 +1,71 @@
+import BootCore
+
+/// BootCore's `LeaseStore` in memory. The store object outlives the server it serves: a
+/// simulated crash tears down the server, and the new incarnation `load()`s what was
+/// stored. Optionally models a write-back cache: with `autoFlush` off, writes wait in a
+/// journal until `flush()`, and `crash(losingUnflushed:)` drops the newest of them.
+public final class SimLeaseStore: LeaseStore {
+    private var durable: [[UInt8]: LeaseRecord] = [:]
+    private enum Write { case store(LeaseRecord); case remove([UInt8]) }
+    private var journal: [Write] = []
+    /// Writes are durable at once (the production store's contract). Off: see `flush`.
+    public var autoFlush = true
+    public private(set) var stores = 0
+    public private(set) var removes = 0
+    public private(set) var loads = 0
+
+    public init(_ records: [LeaseRecord] = []) {
+        for r in records { durable[r.mac] = r }
+    }
+
+    /// The records as the server sees them (durable plus unflushed), by MAC.
+    public var records: [LeaseRecord] {
+        var view = durable
+        for w in journal { apply(w, to: &view) }
+        return view.values.sorted { $0.mac.lexicographicallyPrecedes($1.mac) }
+    }
+
+    public var unflushed: Int { journal.count }
+
+    public func record(for mac: [UInt8]) -> LeaseRecord? { records.first { $0.mac == mac } }
+
+    /// In MAC order, so a restart is deterministic.
+    public func load() -> [LeaseRecord] { loads += 1; return records }
+
+    public func store(_ record: LeaseRecord) {
+        stores += 1
+        write(.store(record))
+    }
+
+    public func remove(mac: [UInt8]) {
+        removes += 1
+        write(.remove(mac))
+    }
+
+    private func write(_ w: Write) {
+        if autoFlush { apply(w, to: &durable) } else { journal.append(w) }
+    }
+
+    private func apply(_ w: Write, to view: inout [[UInt8]: LeaseRecord]) {
+        switch w {
+        case .store(let r): view[r.mac] = r
+        case .remove(let mac): view[mac] = nil
+        }
+    }
+
+    /// Makes every journalled write durable.
+    public func flush() {
+        for w in journal { apply(w, to: &durable) }
+        journal.removeAll()
+    }
+
+    /// The machine crashes: the newest `count` unflushed writes are lost, the older ones
+    /// reached the disk. Returns how many were lost.
+    @discardableResult
+    public func crash(losingUnflushed count: Int = .max) -> Int {
+        let lost = min(count, journal.count)
+        journal.removeLast(lost)
+        flush()
+        return lost
+    }
+}

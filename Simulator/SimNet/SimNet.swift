@@ -1,1 +1,0 @@
-// SimNet: deterministic network, virtual clock, faults, simulated ports.
