@@ -9,9 +9,13 @@ let package = Package(
         .library(name: "BootWire", targets: ["BootWire"]),
         .library(name: "PcapKit", targets: ["PcapKit"]),
         .library(name: "BootCore", targets: ["BootCore"]),
+        .executable(name: "pxe-sim", targets: ["pxe-sim"]),
         .executable(name: "bootwire-dump", targets: ["bootwire-dump"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
         .executable(name: "fuzz-tftp", targets: ["FuzzTFTP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
@@ -27,6 +31,13 @@ let package = Package(
         // Virtual boot clients (BIOS PXE, UEFI PXE, iPXE, plain DHCP, TFTP) as sans-IO
         // state machines: over SimNet or real sockets, against any server.
         .target(name: "PXEClient", dependencies: ["BootCore", "BootWire"], path: "Simulator/PXEClient"),
+        // Scenarios: virtual clients booting through the daemon composition on SimNet.
+        .target(name: "PXESimKit", dependencies: ["SimNet", "PXEClient", "BootCore", "BootWire"],
+                path: "Simulator/PXESimKit"),
+        // pxe-sim: boot virtual clients through the daemon on the simulator.
+        .executableTarget(name: "pxe-sim", dependencies: [
+            "PXESimKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Simulator/pxe-sim"),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",
@@ -50,7 +61,7 @@ let package = Package(
 
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
-        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "BootCore", "BootWire"]),
+        .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "PXESimKit", "BootCore", "BootWire"]),
         .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
         .testTarget(

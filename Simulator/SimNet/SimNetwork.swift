@@ -269,6 +269,9 @@ public final class SimNetwork: SimEventTarget {
         }
     }
 
+    /// Latest scheduled arrival per directed link (from << 32 | to), for FIFO delivery.
+    private var lastArrival: [UInt64: Int64] = [:]
+
     private func transmit(_ payload: [UInt8], source: Endpoint, destination: Endpoint, from: SimHost, to: SimHost) {
         let received = Datagram(payload: payload, peer: source, local: destination, interface: to.interface)
         if !partitions.isEmpty, partitioned(from.index, to.index) {
@@ -296,11 +299,18 @@ public final class SimNetwork: SimEventTarget {
         }
         let copies = r.chance(f.duplication) ? 2 : 1
         if copies == 2 { stats.duplicated += 1 }
+        let link = UInt64(from.index) << 32 | UInt64(to.index)
         for _ in 0..<copies {
             var delay = f.latency &+ extra &+ Int64(r.below(f.jitter &+ 1))
             if r.chance(f.reordering) {
                 stats.reordered += 1
                 delay &+= Int64(r.below(f.reorderDelay &+ 1))
+            } else {
+                // A link is a FIFO: jitter spaces packets out but never overtakes an
+                // earlier one. Only the `reordering` fault reorders.
+                let arrival = max(simulation.now.nanoseconds &+ delay, lastArrival[link] ?? 0)
+                lastArrival[link] = arrival
+                delay = arrival &- simulation.now.nanoseconds
             }
             let slot: Int
             if let free = freeInFlight.popLast() {
@@ -362,4 +372,22 @@ public final class SimTransport: Transport {
 
     /// Closes the socket.
     public func close() { network.unbind(host, port: port) }
+}
+
+// MARK: - Daemon ports over SimNet
+
+extension SimTransport: BoundPort {
+    public var local: Endpoint { localEndpoint }
+}
+
+/// Opens ephemeral (or given) ports on one simulated host, for the daemon's TFTP transfers.
+public final class SimPortFactory: PortFactory {
+    public let network: SimNetwork
+    public let host: SimHost
+    public init(network: SimNetwork, host: SimHost) { self.network = network; self.host = host }
+
+    public func openPort(address: IPv4Address, port: UInt16, receive: @escaping (Datagram) -> Void) -> (any BoundPort)? {
+        if port == 0 { return try? network.bindEphemeral(host, receive: receive) }
+        return try? network.bind(host, port: port, receive: receive)
+    }
 }

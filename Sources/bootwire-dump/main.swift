@@ -40,56 +40,6 @@ func eprint(_ text: String) {
     text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
-func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-}
-
-func printable(_ bytes: [UInt8]) -> String {
-    if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return "\"" + String(decoding: bytes, as: UTF8.self) + "\"" }
-    return "0x" + hex(bytes)
-}
-
-@MainActor func describeDHCP(_ m: DHCPMessage) -> String {
-    var parts = [m.messageType.map(\.description) ?? (m.op == .request ? "BOOTREQUEST" : "BOOTREPLY")]
-    parts.append("xid=0x" + String(m.xid, radix: 16))
-    parts.append("chaddr=" + m.clientHardwareAddress.map { (($0 < 16) ? "0" : "") + String($0, radix: 16) }.joined(separator: ":"))
-    if m.ciaddr != .any { parts.append("ciaddr=\(m.ciaddr)") }
-    if m.yiaddr != .any { parts.append("yiaddr=\(m.yiaddr)") }
-    if m.siaddr != .any { parts.append("siaddr=\(m.siaddr)") }
-    if m.giaddr != .any { parts.append("giaddr=\(m.giaddr)") }
-    if m.broadcastFlag { parts.append("broadcast") }
-    if let f = m.bootFileName { parts.append("file=\"\(f)\"") }
-    for o in m.options {
-        switch o.code {
-        case 53: continue
-        case 60: if let v = try? m.value(.vendorClassIdentifier) { parts.append("60=\"\(v)\"") }
-        case 93: if let a = try? m.value(.clientArchitectures) { parts.append("93=[\(a.map(\.description).joined(separator: ","))]") }
-        case 94: if let n = try? m.value(.clientNetworkInterface) { parts.append("94=\(n)") }
-        case 97: if let id = try? m.value(.clientMachineID) { parts.append("97=\(id.uuid ?? hex(id.identifier))") }
-        case 77: if let u = try? m.value(.userClass) { parts.append("77=\(u.classes)") }
-        case 54, 50, 1, 28:
-            parts.append("\(o.code)=\(IPv4Address(bytes: o.data).map(\.description) ?? hex(o.data))")
-        default:
-            if verbose { parts.append("\(o.code)=\(printable(o.data))") }
-        }
-    }
-    if !verbose { parts.append("options=\(m.options.codes)") }
-    return "DHCP " + parts.joined(separator: " ")
-}
-
-func describeTFTP(_ p: TFTPPacket) -> String {
-    switch p {
-    case let .readRequest(r), let .writeRequest(r):
-        let kind = p.opcode == .readRequest ? "RRQ" : "WRQ"
-        let name = r.filename.map { "\"\($0)\"" } ?? hex(r.filenameBytes)
-        return "TFTP \(kind) \(name) \(r.mode.rawValue) " + r.options.map(\.description).joined(separator: " ")
-    case let .data(block, payload): return "TFTP DATA #\(block) \(payload.count) bytes"
-    case let .ack(block): return "TFTP ACK #\(block)"
-    case let .error(e): return "TFTP ERROR \(e.code.rawValue) \"\(e.message)\""
-    case let .optionAck(opts): return "TFTP OACK " + opts.map(\.description).joined(separator: " ")
-    }
-}
-
 var seeds = 0
 @MainActor func writeSeed(_ kind: String, _ payload: [UInt8]) {
     guard let dir = corpus else { return }
@@ -125,7 +75,7 @@ for file in files {
         let line: String
         if ports.contains(67) || ports.contains(68) {
             writeSeed("dhcp", d.payload)
-            do { line = describeDHCP(try DHCPMessage(parsing: d.payload)) } catch {
+            do { line = try DHCPMessage(parsing: d.payload).summary(verbose: verbose) } catch {
                 line = "DHCP malformed: \(error)"; status = 1
             }
         } else if d.destination.port == 69 || tftpPeers.contains(d.source) || tftpPeers.contains(d.destination) {
@@ -133,7 +83,7 @@ for file in files {
             do {
                 let p = try TFTPPacket(parsing: d.payload)
                 if case .readRequest = p { tftpPeers.insert(d.source) }
-                line = describeTFTP(p)
+                line = p.summary
             } catch {
                 line = "TFTP malformed: \(error)"; status = 1
             }
