@@ -38,6 +38,17 @@ public struct ScenarioOptions: Hashable, Sendable {
     public var timeLimit: Duration = .seconds(1800)
     public var latency: Duration = .microseconds(200)
     public var jitter: Duration = .microseconds(100)
+    public var duplication: Double = 0
+    public var reordering: Double = 0
+    /// Crash the server at these virtual instants and start it again (same lease store)
+    /// `serverDowntime` later.
+    public var serverCrashes: [Duration] = []
+    public var serverDowntime: Duration = .seconds(2)
+    /// With `access = http`: the clients (by index) the simulated authority denies, and
+    /// its answer latency; `authorityTimeoutRate` of the questions are never answered.
+    public var deniedClients: Set<Int> = []
+    public var authorityLatency: Duration = .milliseconds(5)
+    public var authorityTimeoutRate: Double = 0
     /// Keep the server's log lines (with virtual timestamps) in the result.
     public var keepServerLog = false
     /// Keep every packet sent (decoded, with virtual timestamps) in the result's log.
@@ -69,6 +80,7 @@ public struct ScenarioResult: Sendable {
     public var dhcp: DHCPServerCounters?
     public var tftp: TFTPServerCounters?
     public var events: Int
+    public var serverCrashes: Int
     /// The server's log, when `keepServerLog` was set.
     public var serverLog: [String]
 
@@ -84,7 +96,6 @@ public final class Scenario {
     let simulation: Simulation
     let network: SimNetwork
     let serverHost: SimHost
-    let daemon: BootDaemon
     let files: SimFileTree
     let leases: SimLeaseStore
     let dhcpSettings: DHCPServerSettings
@@ -141,7 +152,8 @@ public final class Scenario {
 
         simulation = Simulation(seed: options.seed)
         network = SimNetwork(simulation: simulation,
-                             faults: LinkFaults(latency: options.latency, jitter: options.jitter, loss: options.loss))
+                             faults: LinkFaults(latency: options.latency, jitter: options.jitter, loss: options.loss,
+                                                duplication: options.duplication, reordering: options.reordering))
         serverHost = network.attach("server", address: serverAddress)
 
         // Boot files: every name the configuration can hand out, with deterministic bytes.
@@ -159,30 +171,9 @@ public final class Scenario {
         fileChecksums = sums
         files = SimFileTree(simulation: simulation, files: tree)
         leases = SimLeaseStore()
-        let authority = SimAuthority(simulation: simulation)
-        let clock = simulation.clock(owner: serverHost.owner)
-
-        var dhcpTransport: SimTransport?
-        var tftpTransport: SimTransport?
-        let ports = DaemonPorts(clock: clock, leaseStore: leases, authority: authority,
-                                dhcpTransport: nil, tftpTransport: nil,
-                                ports: SimPortFactory(network: network, host: serverHost), files: files,
-                                log: { [logBox, simulation, keep = options.keepServerLog] record in
-                                    if keep { logBox.lines.append("\(simulation.now) \(record)") }
-                                })
-        var p = ports
-        // Bind first, then hand the transports to the daemon.
-        let box = DaemonBox()
-        do {
-            dhcpTransport = try network.bind(serverHost, port: 67) { d in box.daemon?.receiveDHCP(d) }
-            tftpTransport = try network.bind(serverHost, port: 69) { d in box.daemon?.receiveTFTP(d) }
-        } catch {
-            throw ScenarioError(description: "cannot bind the simulated server's ports: \(error)")
-        }
-        p.dhcpTransport = dhcpTransport
-        p.tftpTransport = tftpTransport
-        daemon = BootDaemon(dhcp: dhcp, tftp: tftpSettings, ports: p)
-        box.daemon = daemon
+        authority = SimAuthority(simulation: simulation, latency: options.authorityLatency)
+        authority.timeoutRate = options.authorityTimeoutRate
+        self.tftpSettings = tftpSettings
         if options.tracePackets {
             network.faultHook = { [logBox, simulation] info in
                 let d = info.datagram
@@ -197,7 +188,55 @@ public final class Scenario {
                 return .deliver
             }
         }
-        _ = ports
+        try startServer()
+    }
+
+    let authority: SimAuthority
+    let tftpSettings: TFTPServerSettings
+    /// The running server incarnation; replaced on a simulated crash and restart.
+    private(set) var daemon: BootDaemon!
+    /// Counters of every incarnation that has crashed.
+    var pastDHCP: [DHCPServerCounters] = []
+    var pastTFTP: [TFTPServerCounters] = []
+    var crashes = 0
+
+    /// Starts a server incarnation on the server host: binds 67 and 69, loads the leases.
+    func startServer() throws(ScenarioError) {
+        let box = DaemonBox()
+        let dhcpTransport: SimTransport
+        let tftpTransport: SimTransport
+        do {
+            dhcpTransport = try network.bind(serverHost, port: 67) { d in box.daemon?.receiveDHCP(d) }
+            tftpTransport = try network.bind(serverHost, port: 69) { d in box.daemon?.receiveTFTP(d) }
+        } catch {
+            throw ScenarioError(description: "cannot bind the simulated server's ports: \(error)")
+        }
+        authority.owner = serverHost.owner
+        files.owner = serverHost.owner
+        let ports = DaemonPorts(
+            clock: simulation.clock(owner: serverHost.owner), leaseStore: leases, authority: authority,
+            dhcpTransport: dhcpTransport, tftpTransport: tftpTransport,
+            ports: SimPortFactory(network: network, host: serverHost), files: files,
+            log: { [logBox, simulation, keep = options.keepServerLog] record in
+                if keep { logBox.lines.append("\(simulation.now) \(record)") }
+            })
+        daemon = BootDaemon(dhcp: dhcpSettings, tftp: tftpSettings, ports: ports)
+        box.daemon = daemon
+    }
+
+    /// Crashes the server (ports closed, timers and pending answers gone) and starts a new
+    /// incarnation after the downtime, with the same lease store.
+    func crashServer() {
+        if let c = daemon.dhcp?.counters { pastDHCP.append(c) }
+        if let c = daemon.tftp?.counters { pastTFTP.append(c) }
+        daemon.stop()
+        _ = network.crash(serverHost)
+        crashes += 1
+        if options.keepServerLog { logBox.lines.append("\(simulation.now) server crashed") }
+        simulation.schedule(after: options.serverDowntime, label: "restart server") { [unowned self] in
+            do throws(ScenarioError) { try self.startServer() } catch { self.fail(error.description) }
+            if self.options.keepServerLog { self.logBox.lines.append("\(self.simulation.now) server restarted") }
+        }
     }
 
     final class DaemonBox { var daemon: BootDaemon? }
@@ -241,9 +280,15 @@ public final class Scenario {
             let spreadNs = options.powerOnSpread.simNanoseconds
             let at = Instant(nanoseconds: spreadNs > 0 ? Int64(r.below(UInt64(spreadNs))) : 0)
             slot.poweredOn = at
+            if options.deniedClients.contains(i) {
+                authority.rules.append(SimAuthority.Rule(mac: mac, .answer(.denied)))
+            }
             simulation.schedule(at: at, label: "power on client\(i)") { [unowned self] in
                 self.perform(slot, slot.client.start(at: self.simulation.now))
             }
+        }
+        for t in options.serverCrashes {
+            simulation.schedule(at: .zero + t, label: "crash server") { [unowned self] in self.crashServer() }
         }
         simulation.addInvariant("bounded TFTP sessions") { [unowned self] in
             let n = self.daemon.tftp?.sessionCount ?? 0
@@ -269,8 +314,10 @@ public final class Scenario {
         }
         return ScenarioResult(options: options, clients: records, violation: violation,
                               virtualDuration: (allFinishedAt ?? simulation.now) - .zero, network: network.stats,
-                              dhcp: daemon.dhcp?.counters, tftp: daemon.tftp?.counters, events: simulation.steps,
-                              serverLog: logBox.lines)
+                              dhcp: (pastDHCP + [daemon.dhcp?.counters].compactMap { $0 }).reduce(into: DHCPServerCounters()) { $0.add($1) },
+                              tftp: (pastTFTP + [daemon.tftp?.counters].compactMap { $0 }).reduce(into: TFTPServerCounters()) { $0.add($1) },
+                              events: simulation.steps,
+                              serverCrashes: crashes, serverLog: logBox.lines)
     }
 
     func makeClient(_ persona: Persona, mac: [UInt8], uuid: String, os: Bool, attempt: Int, index: Int) -> BootClient {

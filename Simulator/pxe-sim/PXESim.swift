@@ -60,13 +60,13 @@ struct PXESim: ParsableCommand {
         options.tracePackets = trace
         if let config {
             do { options.configurationText = try String(contentsOfFile: config, encoding: .utf8) } catch {
-                throw ValidationError("cannot read \(config): \(error.localizedDescription)")
+                throw PXESimError(description: "cannot read \(config): \(error.localizedDescription)")
             }
             options.configurationName = config
         }
         let scenario: Scenario
         do { scenario = try Scenario(options) } catch {
-            throw ValidationError(error.description)
+            throw PXESimError(description: error.description)
         }
         let result = scenario.run()
         for line in result.serverLog { print(line) }
@@ -76,3 +76,8 @@ struct PXESim: ParsableCommand {
 }
 
 extension PersonaMix: ExpressibleByArgument {}
+
+/// A failure to set the run up (unreadable or invalid configuration): printed as is.
+struct PXESimError: Error, CustomStringConvertible {
+    var description: String
+}
