@@ -305,9 +305,9 @@ public final class SimNetwork: SimEventTarget {
             if r.chance(f.reordering) {
                 stats.reordered += 1
                 delay &+= Int64(r.below(f.reorderDelay &+ 1))
-            } else {
+            } else if extra == 0 {
                 // A link is a FIFO: jitter spaces packets out but never overtakes an
-                // earlier one. Only the `reordering` fault reorders.
+                // earlier one. Only the `reordering` fault and a hook's delay reorder.
                 let arrival = max(simulation.now.nanoseconds &+ delay, lastArrival[link] ?? 0)
                 lastArrival[link] = arrival
                 delay = arrival &- simulation.now.nanoseconds

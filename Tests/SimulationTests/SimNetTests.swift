@@ -320,12 +320,23 @@ private func lossRun(seed: UInt64) throws -> Pair {
 }
 
 @Test func latencyAndJitterBounds() throws {
+    // Packets 10 ms apart: each takes latency + jitter, all different.
     let p = try Pair(seed: 4, faults: LinkFaults(latency: .milliseconds(2), jitter: .milliseconds(1)))
-    for i in 0..<500 { p.sendAB(counter(i)) }
+    for i in 0..<500 {
+        p.sim.schedule(at: Instant(nanoseconds: Int64(i) * 10_000_000)) { p.sendAB(counter(i)) }
+    }
     p.sim.runUntilIdle()
-    let times = p.arrivalsAtB.map(\.nanoseconds)
+    let delays = p.arrivalsAtB.enumerated().map { $0.element.nanoseconds - Int64($0.offset) * 10_000_000 }
+    #expect(delays.allSatisfy { (2_000_000...3_000_000).contains($0) })
+    #expect(Set(delays).count > 400)
+    // A burst sent at one instant: jitter spaces it out but a link never reorders it.
+    let q = try Pair(seed: 5, faults: LinkFaults(latency: .milliseconds(2), jitter: .milliseconds(1)))
+    for i in 0..<200 { q.sendAB(counter(i)) }
+    q.sim.runUntilIdle()
+    #expect(q.atB.map { number($0.payload) } == Array(0..<200))
+    let times = q.arrivalsAtB.map(\.nanoseconds)
+    #expect(times == times.sorted())
     #expect(times.allSatisfy { (2_000_000...3_000_000).contains($0) })
-    #expect(Set(times).count > 400)
 }
 
 @Test func perLinkFaultsAreOneDirection() throws {
