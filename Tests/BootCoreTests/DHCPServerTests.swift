@@ -426,7 +426,12 @@ struct DHCPServerTests {
         #expect(d.payload.count <= 548)
         let m = try DHCPMessage(parsing: d.payload)
         #expect(try m.value(.domainNameServers)?.count == 60)
-        let optionEnd = d.payload[240...].firstIndex(of: 255)
-        #expect(optionEnd != nil)
+        // Walk the options: exactly one END, followed only by padding (PyBootd wrote two).
+        var i = 240
+        while i < d.payload.count, d.payload[i] != 255 {
+            i += d.payload[i] == 0 ? 1 : 2 + Int(d.payload[i + 1])
+        }
+        #expect(i < d.payload.count)
+        #expect(d.payload[(i + 1)...].allSatisfy { $0 == 0 })
     }
 }
