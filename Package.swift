@@ -64,6 +64,8 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "PXESimKit", "BootCore", "BootWire"]),
         .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
+        // Replay conformance: captured clients replayed into the daemon composition.
+        .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit", "SimNet"]),
         .testTarget(
             name: "FixtureTests",
             dependencies: ["BootWire", "PcapKit"]

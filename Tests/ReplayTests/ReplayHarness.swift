@@ -1,0 +1,279 @@
+import Foundation
+import BootCore
+import BootWire
+import PcapKit
+
+// Replay conformance (DESIGN.md, "Testing layers" 2): the client's side of a captured
+// exchange is fed into bootd's daemon composition (`BootDaemon`, real engines) over tiny
+// in-memory ports, at the capture's time offsets on a manual clock; every reply bootd
+// sends is recorded for the fixture's rules (ReplayRules.swift, Rules*.swift).
+
+/// The package's `Fixtures/` directory, found from this file's location.
+let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures")
+
+/// Every capture with a replay configuration beside it: `Fixtures/replay/NAME.ini` for
+/// `Fixtures/pcap/NAME.pcap` or `Fixtures/user/NAME.pcap` (see Fixtures/README.md,
+/// "A fixture for every bug").
+func replayableCaptures() -> [String] {
+    let fm = FileManager.default
+    let configs = (try? fm.contentsOfDirectory(atPath: fixturesDirectory.appendingPathComponent("replay").path)) ?? []
+    var out: [String] = []
+    for c in configs.sorted() where c.hasSuffix(".ini") {
+        let name = String(c.dropLast(4))
+        for dir in ["pcap", "user"] {
+            for ext in ["pcap", "pcapng"] where fm.fileExists(atPath: fixturesDirectory.appendingPathComponent("\(dir)/\(name).\(ext)").path) {
+                out.append(name)
+            }
+        }
+    }
+    return out
+}
+
+func capturePath(_ name: String) -> String? {
+    for dir in ["pcap", "user"] {
+        for ext in ["pcap", "pcapng"] {
+            let p = fixturesDirectory.appendingPathComponent("\(dir)/\(name).\(ext)").path
+            if FileManager.default.fileExists(atPath: p) { return p }
+        }
+    }
+    return nil
+}
+
+// MARK: Ports
+
+/// A manual clock: time moves only when the replay moves it; due timers fire in order.
+final class ReplayClock: Clock {
+    private(set) var now: Instant = .zero
+    private var timers: [(token: TimerToken, at: Instant, action: () -> Void)] = []
+    private var nextID: UInt64 = 1
+
+    @discardableResult
+    func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken {
+        let t = TimerToken(id: nextID)
+        nextID += 1
+        timers.append((t, deadline, action))
+        return t
+    }
+
+    func cancel(_ token: TimerToken) { timers.removeAll { $0.token == token } }
+
+    /// Moves to `instant` (never backwards), firing every timer due on the way.
+    func advance(to instant: Instant) {
+        while let i = timers.indices.filter({ timers[$0].at <= instant }).min(by: { timers[$0].at < timers[$1].at }) {
+            let t = timers.remove(at: i)
+            if t.at > now { now = t.at }
+            t.action()
+        }
+        if instant > now { now = instant }
+    }
+}
+
+/// Everything bootd sent, in order, with the local endpoint it left from.
+final class Outbox {
+    var sent: [(from: Endpoint, datagram: Datagram)] = []
+    func drain() -> [(from: Endpoint, datagram: Datagram)] { defer { sent.removeAll() }; return sent }
+}
+
+final class RecordingTransport: Transport {
+    let local: Endpoint
+    let outbox: Outbox
+    init(local: Endpoint, outbox: Outbox) { self.local = local; self.outbox = outbox }
+    func send(_ datagram: Datagram) { outbox.sent.append((local, datagram)) }
+}
+
+/// One TFTP transfer port (RFC 1350 TID) bootd opened.
+final class ReplayPort: BoundPort {
+    let local: Endpoint
+    let outbox: Outbox
+    let receive: (Datagram) -> Void
+    var closed = false
+    init(local: Endpoint, outbox: Outbox, receive: @escaping (Datagram) -> Void) {
+        self.local = local; self.outbox = outbox; self.receive = receive
+    }
+    func send(_ datagram: Datagram) { if !closed { outbox.sent.append((local, datagram)) } }
+    func close() { closed = true }
+}
+
+final class ReplayPortFactory: PortFactory {
+    let outbox: Outbox
+    let serverAddress: IPv4Address
+    var ports: [UInt16: ReplayPort] = [:]
+    private var next: UInt16 = 49152
+    init(outbox: Outbox, serverAddress: IPv4Address) { self.outbox = outbox; self.serverAddress = serverAddress }
+    func openPort(address: IPv4Address, port: UInt16, receive: @escaping (Datagram) -> Void) -> (any BoundPort)? {
+        let n = port == 0 ? next : port
+        if port == 0 { next += 1 }
+        let p = ReplayPort(local: Endpoint(address == .any ? serverAddress : address, n), outbox: outbox, receive: receive)
+        ports[n] = p
+        return p
+    }
+}
+
+/// Boot files from a directory, answered at once (no simulated latency).
+final class DirectoryFiles: FileSource {
+    let root: URL
+    private var open: [UInt64: [UInt8]] = [:]
+    private var next: UInt64 = 1
+    init(root: URL) { self.root = root }
+    func bytes(_ path: String) -> [UInt8]? {
+        (try? Data(contentsOf: root.appendingPathComponent(path))).map { [UInt8]($0) }
+    }
+    func open(_ path: String, completion: @escaping (Result<FileHandleID, FileSourceError>) -> Void) {
+        guard let b = bytes(path) else { return completion(.failure(.notFound)) }
+        let id = next
+        next += 1
+        open[id] = b
+        completion(.success(FileHandleID(id: id)))
+    }
+    func size(of file: FileHandleID) -> Int { open[file.id]?.count ?? 0 }
+    func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
+        guard let b = open[file.id] else { return completion(.failure(.ioError("closed"))) }
+        let lo = min(offset, b.count), hi = min(offset + count, b.count)
+        completion(.success(Array(b[lo..<hi])))
+    }
+    func close(_ file: FileHandleID) { open[file.id] = nil }
+}
+
+final class MemoryLeases: LeaseStore {
+    var records: [[UInt8]: LeaseRecord] = [:]
+    func load() -> [LeaseRecord] { Array(records.values) }
+    func store(_ record: LeaseRecord) { records[record.mac] = record }
+    func remove(mac: [UInt8]) { records[mac] = nil }
+}
+
+// MARK: The daemon under replay
+
+struct ReplayError: Error, CustomStringConvertible { var description: String }
+
+/// bootd's daemon composition configured from `Fixtures/replay/NAME.ini`, on in-memory ports.
+final class ReplayServer {
+    let serverAddress: IPv4Address
+    let clock = ReplayClock()
+    let outbox = Outbox()
+    let daemon: BootDaemon
+    let files: DirectoryFiles
+    let portFactory: ReplayPortFactory
+    let dhcpSettings: DHCPServerSettings?
+    var log: [String] = []
+
+    init(configurationNamed name: String) throws {
+        let dir = fixturesDirectory.appendingPathComponent("replay")
+        let file = dir.appendingPathComponent("\(name).ini")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let hasDHCP = true
+        let loaded: LoadedConfiguration
+        do { loaded = try ConfigurationLoader.parse(text, fileName: file.path, baseDirectory: dir.path, dhcpEnabled: hasDHCP) } catch {
+            throw ReplayError(description: error.errors.map(\.description).joined(separator: "\n"))
+        }
+        let c = loaded.configuration
+        // The server sits at the first host address of the pool's network, as the
+        // reference did (dnsmasq at 10.77.0.1 for the 10.77.0.0/24 fixtures).
+        let netmask = c.bootpd.netmask ?? IPv4Address(255, 255, 255, 0)
+        let pool = c.bootpd.poolStart ?? IPv4Address(10, 77, 0, 100)
+        serverAddress = IPv4Address((pool.value & netmask.value) | 1)
+        dhcpSettings = hasDHCP ? DHCPServerSettings(configuration: c, serverAddress: serverAddress, interfaceNetmask: netmask) : nil
+        var tftp = TFTPServerSettings()
+        tftp.defaultBlksize = c.tftpd.blockSize
+        tftp.timeout = c.tftpd.timeout
+        tftp.retries = c.tftpd.retries
+        tftp.filters = c.filters
+        let root: URL
+        switch c.tftpd.root {
+        case let .local(p): root = p.hasPrefix("/") ? URL(fileURLWithPath: p) : dir.appendingPathComponent(p)
+        case let .remote(u): throw ReplayError(description: "replay needs a local TFTP root, not \(u)")
+        }
+        files = DirectoryFiles(root: root.standardizedFileURL)
+        portFactory = ReplayPortFactory(outbox: outbox, serverAddress: serverAddress)
+        let box = LogBox()
+        let ports = DaemonPorts(
+            clock: clock, leaseStore: MemoryLeases(), authority: nil,
+            dhcpTransport: RecordingTransport(local: Endpoint(serverAddress, 67), outbox: outbox),
+            tftpTransport: RecordingTransport(local: Endpoint(serverAddress, 69), outbox: outbox),
+            ports: portFactory, files: files,
+            log: { [clock] r in box.lines.append("\(clock.now) \(r)") })
+        daemon = BootDaemon(dhcp: dhcpSettings, tftp: tftp, ports: ports)
+        logBox = box
+    }
+    private let logBox: LogBox
+    final class LogBox { var lines: [String] = [] }
+    var serverLog: [String] { logBox.lines }
+}
+
+// MARK: The capture
+
+/// A capture's datagrams as the replay needs them: the client's side to send, the
+/// reference server's side to compare with.
+struct ReplayCapture {
+    struct DHCPPacket { var time: Instant; var datagram: UDPDatagram; var message: DHCPMessage }
+    struct TFTPPacket { var time: Instant; var datagram: UDPDatagram; var packet: BootWire.TFTPPacket }
+    /// One transfer, keyed by the client's endpoint and its RRQ.
+    struct Transfer {
+        var rrq: TFTPPacket
+        /// Everything after the RRQ between the client and the server's transfer port (and
+        /// ERRORs from port 69 answering this RRQ), in capture order.
+        var rest: [TFTPPacket] = []
+        var request: TFTPRequest { if case let .readRequest(r) = rrq.packet { r } else { fatalError() } }
+        var clientPackets: [TFTPPacket] { rest.filter { $0.datagram.source == rrq.datagram.source } }
+        var serverPackets: [TFTPPacket] { rest.filter { $0.datagram.source != rrq.datagram.source } }
+        var referenceOACK: [TFTPOption]? {
+            for p in serverPackets { if case let .optionAck(o) = p.packet { return o } }
+            return nil
+        }
+        var referenceBlockSizes: [Int] {
+            var seen = Set<UInt16>(), out: [Int] = []
+            for p in serverPackets { if case let .data(b, d) = p.packet, seen.insert(b).inserted { out.append(d.count) } }
+            return out
+        }
+    }
+    /// A step of the client's, in capture order: a DHCP message or a transfer's RRQ.
+    enum Step { case dhcp(Int), transfer(Int) }
+
+    var dhcp: [DHCPPacket] = []
+    var transfers: [Transfer] = []
+    var steps: [Step] = []
+    var problems: [String] = []
+
+    init(path: String) throws {
+        let analysis = try analyzeCapture(atPath: path)
+        for m in analysis.malformed { problems.append("malformed record \(m)") }
+        guard let first = analysis.datagrams.first?.timestamp else { return }
+        func offset(_ t: CaptureTimestamp) -> Instant {
+            Instant(nanoseconds: (t.seconds - first.seconds) * 1_000_000_000 + Int64(t.nanoseconds) - Int64(first.nanoseconds))
+        }
+        var transferOf: [UDPEndpoint: Int] = [:]
+        for d in analysis.datagrams {
+            let ports = [d.source.port, d.destination.port]
+            if ports.contains(67) || ports.contains(68) {
+                guard let m = try? DHCPMessage(parsing: d.payload) else { problems.append("undecodable DHCP record \(d.recordIndex ?? -1)"); continue }
+                dhcp.append(DHCPPacket(time: offset(d.timestamp), datagram: d, message: m))
+                if m.op == .request { steps.append(.dhcp(dhcp.count - 1)) }
+            } else if let p = try? BootWire.TFTPPacket(parsing: d.payload) {
+                let pkt = TFTPPacket(time: offset(d.timestamp), datagram: d, packet: p)
+                if case .readRequest = p, d.destination.port == 69 {
+                    transfers.append(Transfer(rrq: pkt))
+                    transferOf[d.source] = transfers.count - 1
+                    steps.append(.transfer(transfers.count - 1))
+                } else if let i = transferOf[d.source] ?? transferOf[d.destination] {
+                    transfers[i].rest.append(pkt)
+                }
+            }
+        }
+    }
+
+    /// The reference server's DHCP replies to client message `i`: the server messages
+    /// after it and before the client's next message.
+    func referenceReplies(to i: Int) -> [DHCPMessage] {
+        var out: [DHCPMessage] = []
+        for p in dhcp[(i + 1)...] {
+            if p.message.op == .request { break }
+            if p.message.xid == dhcp[i].message.xid { out.append(p.message) }
+        }
+        return out
+    }
+}
+
+extension IPAddress {
+    var v4: IPv4Address? { if case let .v4(v) = self { IPv4Address(v) } else { nil } }
+}
