@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
         // Replay conformance: captured clients replayed into the daemon composition.
-        .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit", "SimNet"]),
+        .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit"]),
         .testTarget(
             name: "FixtureTests",
             dependencies: ["BootWire", "PcapKit"]

@@ -162,9 +162,9 @@ final class ReplayServer {
         let dir = fixturesDirectory.appendingPathComponent("replay")
         let file = dir.appendingPathComponent("\(name).ini")
         let text = try String(contentsOf: file, encoding: .utf8)
-        let hasDHCP = true
+        // The loader needs pool_start even for TFTP-only fixtures: it places the server.
         let loaded: LoadedConfiguration
-        do { loaded = try ConfigurationLoader.parse(text, fileName: file.path, baseDirectory: dir.path, dhcpEnabled: hasDHCP) } catch {
+        do { loaded = try ConfigurationLoader.parse(text, fileName: file.path, baseDirectory: dir.path, dhcpEnabled: true) } catch {
             throw ReplayError(description: error.errors.map(\.description).joined(separator: "\n"))
         }
         let c = loaded.configuration
@@ -173,7 +173,7 @@ final class ReplayServer {
         let netmask = c.bootpd.netmask ?? IPv4Address(255, 255, 255, 0)
         let pool = c.bootpd.poolStart ?? IPv4Address(10, 77, 0, 100)
         serverAddress = IPv4Address((pool.value & netmask.value) | 1)
-        dhcpSettings = hasDHCP ? DHCPServerSettings(configuration: c, serverAddress: serverAddress, interfaceNetmask: netmask) : nil
+        dhcpSettings = DHCPServerSettings(configuration: c, serverAddress: serverAddress, interfaceNetmask: netmask)
         var tftp = TFTPServerSettings()
         tftp.defaultBlksize = c.tftpd.blockSize
         tftp.timeout = c.tftpd.timeout
