@@ -15,7 +15,7 @@ struct DHCPLoopbackTests {
         let d = try TestDaemon()
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
-        var tv = timeval(tv_sec: 3, tv_usec: 0)
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
@@ -35,14 +35,18 @@ struct DHCPLoopbackTests {
         to.sin_family = sa_family_t(AF_INET)
         to.sin_port = d.dhcpPort.bigEndian
         to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
-        let sent = withUnsafePointer(to: &to) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
-        try #require(sent == bytes.count)
+        // Like a real client: retransmit the DISCOVER when no answer comes (up to 4 tries).
         var buffer = [UInt8](repeating: 0, count: 2048)
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        var n = -1
+        for _ in 0..<4 where n <= 0 {
+            let sent = withUnsafePointer(to: &to) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            try #require(sent == bytes.count)
+            n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        }
         try #require(n > 0, "no reply from the daemon on 127.0.0.1:\(d.dhcpPort + 1)")
         let reply = try DHCPMessage(parsing: Array(buffer[0..<n]))
         #expect(reply.messageType == .offer)
