@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "BootWire", targets: ["BootWire"]),
         .library(name: "PcapKit", targets: ["PcapKit"]),
         .library(name: "BootCore", targets: ["BootCore"]),
+        .library(name: "BootNIO", targets: ["BootNIO"]),
+        .executable(name: "bootd", targets: ["bootd"]),
         .executable(name: "pxe-sim", targets: ["pxe-sim"]),
         .executable(name: "bootwire-dump", targets: ["bootwire-dump"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
@@ -16,6 +18,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
@@ -38,6 +42,24 @@ let package = Package(
         .executableTarget(name: "pxe-sim", dependencies: [
             "PXESimKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Simulator/pxe-sim"),
+        // Production ports on SwiftNIO: UDP transport, event-loop clock, local file source,
+        // lease file, logging backends, host interfaces. The HTTP pieces live in
+        // Sources/BootNIO/HTTP* (separate change).
+        .target(name: "BootNIO", dependencies: [
+            "BootCore", "BootWire", "PcapKit",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The daemon: PyBootd-compatible command line over BootNIO.
+        .executableTarget(name: "bootd", dependencies: [
+            "BootNIO", "BootCore", "BootWire", "PcapKit",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",
@@ -66,6 +88,11 @@ let package = Package(
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
         // Replay conformance: captured clients replayed into the daemon composition.
         .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit"]),
+        .testTarget(name: "BootNIOTests", dependencies: [
+            "BootNIO", "BootCore", "BootWire", "PXEClient", "PcapKit",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(
             name: "FixtureTests",
             dependencies: ["BootWire", "PcapKit"]

@@ -1,0 +1,240 @@
+import BootCore
+import BootWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durable leases: an append-only journal in the state directory (`leases` file).
+///
+/// Format: UTF-8 text, one record per line, fields separated by one space:
+///
+///     L <mac> <ip> <expires> <pxe> <uuid> <hostname> <check>
+///     R <mac> <check>
+///
+/// `L` stores (or replaces) the binding of `<mac>` (hex octets joined by `:`), `R` removes
+/// it. `<expires>` is wall-clock Unix time in nanoseconds or `-` (no expiry; the daemon's
+/// monotonic instants are converted on write and back on load, so expiry survives a
+/// reboot); `<pxe>` is 0 or 1; `<uuid>` and `<hostname>` are `-` when absent, otherwise
+/// percent-encoded (space, `%`, newline and bytes outside printable ASCII). `<check>` is
+/// the FNV-1a 32-bit hash, 8 hex digits, of everything before the space preceding it.
+/// A first line `bootd-leases 1` names the format.
+///
+/// Durability: each `store` appends one line and `fdatasync`s before returning, and the
+/// daemon calls `store` before it sends the ACK. A crash can only leave the last line torn
+/// (no newline, or a bad check): it is ignored on load, and the file is compacted (rewritten
+/// whole to a temporary file, fsynced, renamed over the journal, directory fsynced) at
+/// load and whenever the journal holds more than twice the live records plus 1024 lines.
+public final class LeaseFile: LeaseStore {
+    public let directory: String
+    public let path: String
+    private var fd: Int32 = -1
+    private var live: [[UInt8]: LeaseRecord] = [:]
+    private var journalLines = 0
+    private let monotonicNow: () -> Instant
+    public private(set) var ignoredLines = 0
+    public private(set) var writeErrors = 0
+    /// fdatasync after every write (turn off only in benchmarks).
+    public var syncEachWrite = true
+
+    /// Creates the directory when missing. `monotonicNow` is the daemon clock's now.
+    public init(directory: String, monotonicNow: @escaping () -> Instant) throws(LeaseFileError) {
+        self.directory = directory
+        self.path = directory + "/leases"
+        self.monotonicNow = monotonicNow
+        try Self.makeDirectories(directory)
+        readJournal()
+        try compact()
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    static func makeDirectories(_ dir: String) throws(LeaseFileError) {
+        var partial = dir.hasPrefix("/") ? "" : "."
+        for c in dir.split(separator: "/") {
+            partial += "/" + c
+            if mkdir(partial, 0o750) != 0 && errno != EEXIST {
+                throw LeaseFileError("cannot create state directory \(dir): \(String(cString: strerror(errno)))")
+            }
+        }
+        if access(dir, W_OK) != 0 {
+            throw LeaseFileError("state directory \(dir) is not writable: \(String(cString: strerror(errno))) (use --state-dir DIR)")
+        }
+    }
+
+    // MARK: LeaseStore
+
+    public func load() -> [LeaseRecord] { live.values.sorted { $0.address < $1.address } }
+
+    public func store(_ record: LeaseRecord) {
+        live[record.mac] = record
+        append(encode(record))
+    }
+
+    public func remove(mac: [UInt8]) {
+        guard live.removeValue(forKey: mac) != nil else { return }
+        append(Self.withCheck("R \(Self.macField(mac))"))
+    }
+
+    /// Flushes to disk (shutdown); every write is already synced unless `syncEachWrite` is off.
+    public func flush() {
+        if fd >= 0 { _ = fsync(fd) }
+    }
+
+    public func close() {
+        flush()
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    // MARK: Journal
+
+    private func append(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        guard fd >= 0, writeAll(fd, bytes) else { writeErrors += 1; return }
+        if syncEachWrite { _ = fdatasync(fd) }
+        journalLines += 1
+        if journalLines > 2 * live.count + 1024 { try? compact() }
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 { if errno == EINTR { continue }; return false }
+            done += n
+        }
+        return true
+    }
+
+    private func readJournal() {
+        guard let f = fopen(path, "r") else { return }
+        defer { fclose(f) }
+        var data: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n <= 0 { break }
+            data += buf[0..<n]
+        }
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        // Without a final newline the last line is torn (or empty).
+        if let last = lines.last { if !last.isEmpty { ignoredLines += 1 }; lines.removeLast() }
+        for raw in lines {
+            guard let line = String(validating: raw, as: UTF8.self) else { ignoredLines += 1; continue }
+            if line.hasPrefix("bootd-leases ") || line.isEmpty { continue }
+            guard let body = Self.checked(line) else { ignoredLines += 1; continue }
+            let f = body.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            switch f.first {
+            case "L" where f.count == 7:
+                guard let mac = Self.parseMAC(f[1]), let ip = IPv4Address(f[2]) else { ignoredLines += 1; continue }
+                var expires: Instant?
+                if f[3] != "-" {
+                    guard let wall = Int64(f[3]) else { ignoredLines += 1; continue }
+                    expires = Instant(nanoseconds: monotonicNow().nanoseconds &+ (wall &- Self.wallNow()))
+                }
+                live[mac] = LeaseRecord(mac: mac, address: ip, expires: expires, pxeBooted: f[4] == "1",
+                                        uuid: Self.decodeText(f[5]), hostName: Self.decodeText(f[6]))
+            case "R" where f.count == 2:
+                guard let mac = Self.parseMAC(f[1]) else { ignoredLines += 1; continue }
+                live.removeValue(forKey: mac)
+            default:
+                ignoredLines += 1
+            }
+        }
+    }
+
+    /// Rewrites the journal with only the live records: temp file, fsync, rename, fsync dir.
+    public func compact() throws(LeaseFileError) {
+        let tmp = path + ".tmp"
+        let t = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard t >= 0 else { throw LeaseFileError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        var text = "bootd-leases 1\n"
+        for r in load() { text += encode(r) + "\n" }
+        guard writeAll(t, Array(text.utf8)), fsync(t) == 0 else {
+            Glibc.close(t)
+            throw LeaseFileError("cannot write \(tmp): \(String(cString: strerror(errno)))")
+        }
+        Glibc.close(t)
+        guard rename(tmp, path) == 0 else { throw LeaseFileError("cannot rename \(tmp): \(String(cString: strerror(errno)))") }
+        let d = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if d >= 0 { _ = fsync(d); Glibc.close(d) }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw LeaseFileError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        journalLines = live.count
+    }
+
+    // MARK: Encoding
+
+    func encode(_ r: LeaseRecord) -> String {
+        let expires = r.expires.map { String(Self.wallNow() &+ ($0.nanoseconds &- monotonicNow().nanoseconds)) } ?? "-"
+        return Self.withCheck("L \(Self.macField(r.mac)) \(r.address) \(expires) \(r.pxeBooted ? 1 : 0) \(Self.encodeText(r.uuid)) \(Self.encodeText(r.hostName))")
+    }
+
+    static func wallNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    static func macField(_ mac: [UInt8]) -> String {
+        mac.isEmpty ? "-" : mac.map { String($0, radix: 16, uppercase: true).count == 1 ? "0" + String($0, radix: 16, uppercase: true) : String($0, radix: 16, uppercase: true) }.joined(separator: ":")
+    }
+
+    static func parseMAC(_ s: String) -> [UInt8]? {
+        if s == "-" { return [] }
+        var out: [UInt8] = []
+        for p in s.split(separator: ":") { guard let b = UInt8(p, radix: 16) else { return nil }; out.append(b) }
+        return out
+    }
+
+    static func encodeText(_ s: String?) -> String {
+        guard let s else { return "-" }
+        var out = ""
+        for b in s.utf8 {
+            if b > 0x20 && b < 0x7F && b != UInt8(ascii: "%") && !(s.utf8.count == 1 && b == UInt8(ascii: "-")) {
+                out.unicodeScalars.append(UnicodeScalar(b))
+            } else {
+                out += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            }
+        }
+        return out.isEmpty ? "%" : out
+    }
+
+    static func decodeText(_ s: String) -> String? {
+        if s == "-" { return nil }
+        if s == "%" { return "" }
+        var bytes: [UInt8] = []
+        var u = Array(s.utf8)[...]
+        while let c = u.first {
+            if c == UInt8(ascii: "%"), u.count >= 3, let b = UInt8(String(decoding: u.dropFirst().prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(b); u = u.dropFirst(3)
+            } else { bytes.append(c); u = u.dropFirst() }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func fnv1a(_ s: Substring) -> UInt32 {
+        var h: UInt32 = 0x811C_9DC5
+        for b in s.utf8 { h = (h ^ UInt32(b)) &* 0x0100_0193 }
+        return h
+    }
+
+    static func withCheck(_ body: String) -> String {
+        let h = String(fnv1a(Substring(body)), radix: 16)
+        return body + " " + String(repeating: "0", count: 8 - h.count) + h
+    }
+
+    /// The line without its check, when the check matches.
+    static func checked(_ line: String) -> Substring? {
+        guard let space = line.lastIndex(of: " ") else { return nil }
+        let body = line[..<space]
+        let check = line[line.index(after: space)...]
+        guard check.count == 8, UInt32(check, radix: 16) == fnv1a(body) else { return nil }
+        return body
+    }
+}
+
+public struct LeaseFileError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ d: String) { description = d }
+}

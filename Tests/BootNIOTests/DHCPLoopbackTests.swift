@@ -1,0 +1,56 @@
+import BootCore
+import BootNIO
+import BootWire
+import Foundation
+import Testing
+
+/// DHCP over real sockets on loopback. The daemon runs on a high port P; off port 67 it
+/// sends replies meant for port 68 to P+1 and relay replies meant for 67 to P (as
+/// dnsmasq's --dhcp-alternate-port). Replies to 255.255.255.255 would need a real link, so
+/// the client sets ciaddr = 127.0.0.1 and the engine answers it by unicast to
+/// 127.0.0.1:68 → P+1, where the test listens.
+@Suite("BootNIO DHCP on loopback", .serialized)
+struct DHCPLoopbackTests {
+    @Test func discoverGetsAnOfferOverRealSockets() throws {
+        let d = try TestDaemon()
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = (d.dhcpPort + 1).bigEndian
+        sin.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        let bound = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0)
+
+        let mac: [UInt8] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]
+        var m = DHCPMessage(op: .request, xid: 0xB007_D000, ciaddr: IPv4Address(127, 0, 0, 1), chaddr: mac)
+        try m.setValue(.discover, for: .messageType)
+        try m.setValue("PXEClient:Arch:00000:UNDI:002001", for: .vendorClassIdentifier)
+        let bytes = try m.serialized()
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = d.dhcpPort.bigEndian
+        to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        // Like a real client: retransmit the DISCOVER when no answer comes (up to 4 tries).
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var n = -1
+        for _ in 0..<4 where n <= 0 {
+            let sent = withUnsafePointer(to: &to) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            try #require(sent == bytes.count)
+            n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        }
+        try #require(n > 0, "no reply from the daemon on 127.0.0.1:\(d.dhcpPort + 1)")
+        let reply = try DHCPMessage(parsing: Array(buffer[0..<n]))
+        #expect(reply.messageType == .offer)
+        #expect(reply.xid == 0xB007_D000)
+        #expect(reply.yiaddr.value >= IPv4Address(127, 0, 0, 100).value && reply.yiaddr.value < IPv4Address(127, 0, 0, 110).value)
+    }
+}

@@ -1,0 +1,100 @@
+import BootCore
+import BootNIO
+import BootWire
+import Foundation
+import Testing
+
+@Suite("BootNIO lease file")
+struct LeaseFileTests {
+    let now: () -> Instant = { Instant(nanoseconds: 1_000_000_000_000) }
+
+    @Test func recordsSurviveReopening() throws {
+        let dir = TempDir()
+        do {
+            let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100),
+                                expires: now() + .seconds(3600), pxeBooted: true, uuid: "00112233-4455-6677-8899-aabbccddeeff", hostName: "node 1%"))
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 8], address: IPv4Address(10, 0, 0, 102), expires: nil))
+            f.remove(mac: [1, 2, 3, 4, 5, 8])
+            // Not closed: as after kill -9, every store was already synced.
+        }
+        let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        let records = g.load()
+        #expect(records.count == 2)
+        let first = try #require(records.first { $0.mac == [1, 2, 3, 4, 5, 6] })
+        #expect(first.address == IPv4Address(10, 0, 0, 100))
+        #expect(first.pxeBooted)
+        #expect(first.uuid == "00112233-4455-6677-8899-aabbccddeeff")
+        #expect(first.hostName == "node 1%")
+        // Expiry went through wall-clock time and back: within a second of what it was.
+        let expires = try #require(first.expires)
+        #expect(abs((expires - (now() + .seconds(3600))).components.seconds) <= 1)
+        #expect(records.first { $0.mac == [1, 2, 3, 4, 5, 7] }?.expires == nil)
+        #expect(g.ignoredLines == 0)
+    }
+
+    @Test func tornLastLineIsIgnored() throws {
+        let dir = TempDir()
+        let state = dir.path + "/state"
+        do {
+            let f = try LeaseFile(directory: state, monotonicNow: now)
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
+        }
+        // A crash in the middle of the last write: cut the file inside its last line.
+        let path = state + "/leases"
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        bytes.removeLast(10)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let g = try LeaseFile(directory: state, monotonicNow: now)
+        #expect(g.load().map(\.mac) == [[1, 2, 3, 4, 5, 6]])
+        #expect(g.ignoredLines == 1)
+        // The reload compacted the journal: the torn line is gone for good.
+        let h = try LeaseFile(directory: state, monotonicNow: now)
+        #expect(h.ignoredLines == 0)
+        #expect(h.load().count == 1)
+    }
+
+    @Test func damagedLineIsIgnoredByItsCheck() throws {
+        let dir = TempDir()
+        let state = dir.path + "/state"
+        do {
+            let f = try LeaseFile(directory: state, monotonicNow: now)
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
+        }
+        let path = state + "/leases"
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        text = text.replacingOccurrences(of: "10.0.0.100", with: "10.0.0.109")
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let g = try LeaseFile(directory: state, monotonicNow: now)
+        #expect(g.load().isEmpty)
+        #expect(g.ignoredLines == 1)
+    }
+
+    @Test func storedBeforeStoreReturns() throws {
+        // Durability order: the daemon sends the ACK after store returns; by then the line
+        // is in the file (written and fdatasync'ed), readable by another opener.
+        let dir = TempDir()
+        let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        f.store(LeaseRecord(mac: [9, 9, 9, 9, 9, 9], address: IPv4Address(10, 0, 0, 150), expires: nil))
+        let text = try String(contentsOfFile: f.path, encoding: .utf8)
+        #expect(text.hasPrefix("bootd-leases 1\n"))
+        #expect(text.contains("L 09:09:09:09:09:09 10.0.0.150 - 0 - - "))
+        #expect(text.hasSuffix("\n"))
+    }
+
+    @Test func compactionKeepsOnlyLiveRecords() throws {
+        let dir = TempDir()
+        let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        f.syncEachWrite = false
+        for i in 0..<3000 {
+            f.store(LeaseRecord(mac: [0, 0, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)], address: IPv4Address(10, 0, 0, 1), expires: nil))
+            f.remove(mac: [0, 0, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)])
+        }
+        f.store(LeaseRecord(mac: [1, 1, 1, 1, 1, 1], address: IPv4Address(10, 0, 0, 2), expires: nil))
+        let lines = try String(contentsOfFile: f.path, encoding: .utf8).split(separator: "\n").count
+        #expect(lines < 1100)
+        #expect(try LeaseFile(directory: dir.path + "/state", monotonicNow: now).load().count == 1)
+    }
+}

@@ -1,0 +1,116 @@
+import BootCore
+import BootNIO
+import BootWire
+import Foundation
+import Testing
+
+/// Real TFTP clients from Debian's packages against the daemon on loopback high ports.
+/// Each test is skipped (with the reason) when its client is not installed:
+/// `apt-get install -y tftp-hpa atftp curl busybox`.
+@Suite("BootNIO real TFTP clients", .serialized)
+struct RealClientTests {
+    static let smallFiles = ["empty", "one-block", "f3000"]
+
+    @Test("tftp-hpa downloads 0 bytes, one block exactly, 3000 bytes", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
+    func tftpHPA() throws {
+        let d = try TestDaemon()
+        for name in Self.smallFiles {
+            let out = d.dir.path + "/out-" + name
+            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            #expect(d.expectSame(name, out), "\(name): \(r.output)")
+        }
+    }
+
+    @Test("atftp with blksize 1428 and windowsize 8", .enabled(if: installed("atftp"), "atftp not installed"))
+    func atftp() throws {
+        let d = try TestDaemon()
+        for name in Self.smallFiles {
+            let out = d.dir.path + "/out-" + name
+            let r = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out,
+                                      "127.0.0.1", "\(d.tftpPort)"])
+            #expect(d.expectSame(name, out), "\(name): \(r.output)")
+        }
+    }
+
+    @Test("curl tftp://", .enabled(if: installed("curl"), "curl not installed"))
+    func curl() throws {
+        let d = try TestDaemon()
+        // Not the empty file: curl (lib/tftp.c) rejects `tsize 0` in an OACK as invalid
+        // ("invalid tsize -:0:- value in OACK packet", exit 71), whoever the server is.
+        for name in Self.smallFiles where name != "empty" {
+            let out = d.dir.path + "/out-" + name
+            let r = try run("curl", ["-s", "-S", "-o", out, "tftp://127.0.0.1:\(d.tftpPort)/\(name)"])
+            #expect(d.expectSame(name, out), "\(name): \(r.output)")
+        }
+    }
+
+    @Test("busybox tftp", .enabled(if: installed("busybox"), "busybox not installed"))
+    func busybox() throws {
+        let d = try TestDaemon()
+        for name in Self.smallFiles {
+            let out = d.dir.path + "/out-" + name
+            let r = try run("busybox", ["tftp", "-g", "-r", name, "-l", out, "127.0.0.1", "\(d.tftpPort)"])
+            #expect(d.expectSame(name, out), "\(name): \(r.output)")
+        }
+    }
+
+    @Test("33 MiB at blksize 512: block numbers roll over past 65535 (tftp-hpa, atftp windowsize 8)",
+          .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
+    func rollover() throws {
+        let size = (ProcessInfo.processInfo.environment["BOOTD_BIG_MIB"].flatMap(Int.init) ?? 33) << 20
+        let d = try TestDaemon(bigFile: size)
+        let out = d.dir.path + "/out-big"
+        let start = Date()
+        let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "big", out])
+        let hpa = Date().timeIntervalSince(start)
+        #expect(d.expectSame("big", out), "\(r.output)")
+        try? FileManager.default.removeItem(atPath: out)
+        let start2 = Date()
+        let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", "big", "-l", out,
+                                   "127.0.0.1", "\(d.tftpPort)"])
+        let at = Date().timeIntervalSince(start2)
+        #expect(d.expectSame("big", out), "\(r2.output)")
+        print("rollover: \(size >> 20) MiB tftp-hpa blksize 512 \(String(format: "%.1f", Double(size) / 1048576 / hpa)) MiB/s, atftp 1428/w8 \(String(format: "%.1f", Double(size) / 1048576 / at)) MiB/s")
+    }
+
+    @Test("WRQ is refused", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
+    func writeRefused() throws {
+        let d = try TestDaemon()
+        d.dir.write("upload", [1, 2, 3])
+        let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "put", d.dir.path + "/upload", "upload"])
+        #expect(r.output.contains("Error code"), "\(r.output)")
+        #expect(!FileManager.default.fileExists(atPath: d.root + "/upload"))
+    }
+
+    @Test("escapes are refused: .., absolute, symlink out of the root", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
+    func escapes() throws {
+        let d = try TestDaemon()
+        d.dir.write("secret", Array("secret".utf8))
+        try FileManager.default.createSymbolicLink(atPath: d.root + "/link", withDestinationPath: d.dir.path + "/secret")
+        try FileManager.default.createSymbolicLink(atPath: d.root + "/inside", withDestinationPath: d.root + "/f3000")
+        for name in ["../secret", d.dir.path + "/secret", "link", "sub/../../secret"] {
+            let out = d.dir.path + "/out-esc"
+            try? FileManager.default.removeItem(atPath: out)
+            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            #expect(r.output.contains("Error code"), "\(name): \(r.output)")
+            let got = FileManager.default.contents(atPath: out) ?? Data()
+            #expect(got.isEmpty, "\(name) leaked \(got.count) bytes")
+        }
+        // A symlink that stays inside the root is fine.
+        let out = d.dir.path + "/out-inside"
+        try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "inside", out])
+        #expect(d.expectSame("f3000", out))
+    }
+}
+
+@Suite("BootNIO file source containment")
+struct ContainmentTests {
+    @Test func lexicalChecks() {
+        #expect(LocalFileSource.lexicalProblem("a/../../b") != nil)
+        #expect(LocalFileSource.lexicalProblem("/etc/passwd") != nil)
+        #expect(LocalFileSource.lexicalProblem("a\u{0}b") != nil)
+        #expect(LocalFileSource.lexicalProblem("") != nil)
+        #expect(LocalFileSource.lexicalProblem("pxelinux.cfg/default") == nil)
+        #expect(LocalFileSource.lexicalProblem("a..b") == nil)
+    }
+}
