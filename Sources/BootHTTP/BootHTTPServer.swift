@@ -160,11 +160,15 @@ public struct BootHTTPServer: Sendable {
             }
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
+        if size == 0 {
+            headers[.contentLength] = "0"
+            return (Response(status: status, headers: headers), nil)
+        }
         let span = range ?? 0...(size - 1)
         if let r = range { headers[.contentRange] = "bytes \(r.lowerBound)-\(r.upperBound)/\(size)" }
-        headers[.contentLength] = "\(size == 0 ? 0 : span.count)"
-        if size == 0 || request.method == .head {
-            let body = ResponseBody(contentLength: size == 0 ? 0 : span.count) { _ in }
+        headers[.contentLength] = "\(span.count)"
+        if request.method == .head {
+            let body = ResponseBody(contentLength: span.count) { _ in }
             return (Response(status: status, headers: headers, body: body), nil)
         }
         do {

@@ -86,7 +86,7 @@ public final class HTTPAuthorityClient: AccessAuthority {
         switch status {
         case 200:
             var host: String?, file: String?
-            for line in body.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            for line in body.split(whereSeparator: \.isNewline) {
                 guard let colon = line.firstIndex(of: ":") else { continue }
                 let key = line[..<colon].trimmingSpaces.lowercased()
                 let value = String(line[line.index(after: colon)...].trimmingSpaces)

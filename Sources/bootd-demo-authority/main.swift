@@ -11,6 +11,7 @@ import Logging
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+typealias Glibc = Darwin
 #endif
 
 let usage = """
@@ -25,7 +26,7 @@ func fail(_ message: String) -> Never {
 }
 
 enum FileHandleStderr {
-    static func write(_ s: String) { fputs(s, stderr) }
+    static func write(_ s: String) { _ = s.withCString { Glibc.write(2, $0, strlen($0)) } }
 }
 
 func readFile(_ path: String) -> String? {
@@ -44,7 +45,7 @@ func readFile(_ path: String) -> String? {
 var host = "0.0.0.0", port = 8000
 var authority = DemoAuthority(allowed: [:])
 var args = CommandLine.arguments.dropFirst()
-func value(_ flag: String) -> String {
+@MainActor func value(_ flag: String) -> String {
     guard let v = args.popFirst() else { fail("\(flag) needs a value") }
     return v
 }
