@@ -15,11 +15,15 @@ let package = Package(
         .executable(name: "bootwire-dump", targets: ["bootwire-dump"]),
         .executable(name: "fuzz-dhcp", targets: ["FuzzDHCP"]),
         .executable(name: "fuzz-tftp", targets: ["FuzzTFTP"]),
+        .library(name: "BootHTTP", targets: ["BootHTTP"]),
+        .executable(name: "bootd-demo-authority", targets: ["bootd-demo-authority"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Wire formats only: DHCP/BOOTP/PXE and TFTP. No I/O, no dependencies.
@@ -81,6 +85,30 @@ let package = Package(
         .executableTarget(name: "FuzzTFTP", dependencies: ["BootWire", "FuzzSupport"], path: "Tests/Fuzz/FuzzTFTP",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
 
+        // HTTP on real sockets: the [http] authority client, the remote TFTP root
+        // ([tftpd] root = http://...), and the -H / [httpd] file server.
+        .target(name: "BootHTTP", dependencies: [
+            "BootCore", "BootWire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The demo access authority (PyBootd's test server): allows listed MACs/UUIDs.
+        .executableTarget(name: "bootd-demo-authority", dependencies: [
+            "BootHTTP",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "BootHTTPTests", dependencies: [
+            "BootHTTP", "BootCore", "BootWire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "PXESimKit", "BootCore", "BootWire"]),
