@@ -206,6 +206,17 @@ public final class BootdServer: @unchecked Sendable {
         return try loop.submit { state.value?.daemon.map(body) }.wait()
     }
 
+    /// The DHCP engine's current bindings and the daemon's clock, read on its loop: what
+    /// the HTTP server's `check_ip` decides with.
+    public func leasesNow() async -> (leases: [LeaseRecord], now: Instant) {
+        let state = self.state
+        let result = try? await loop.submit { () -> ([LeaseRecord], Instant) in
+            guard let s = state.value else { return ([], .zero) }
+            return (s.daemon?.dhcp?.leases ?? [], s.clock.now)
+        }.get()
+        return result.map { (leases: $0.0, now: $0.1) } ?? (leases: [], now: .zero)
+    }
+
     /// Stops answering, cuts transfers, closes ports, flushes the leases, stops the loop.
     /// Blocking: call from outside the loop. Idempotent.
     public func shutdown() {

@@ -1,7 +1,13 @@
 import ArgumentParser
+import AsyncHTTPClient
 import BootCore
+import BootHTTP
 import BootNIO
+import Dispatch
 import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -89,11 +95,19 @@ struct Bootd: ParsableCommand {
             let p = pcap!
             options.tap = { d, sent in p.record(d, sent: sent) }
         }
-        if http {
-            logger.warning("-H: the HTTP file server is not part of this build yet; serving DHCP and TFTP only")
+        // One HTTP client for the authority (`access = http`) and a remote TFTP root.
+        let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        let authoritySettings = c.http
+        let authorityLogger = Logger(label: "bootd.authority")
+        options.makeAuthority = { (loop: any EventLoop) -> any AccessAuthority in
+            if let client = HTTPAuthorityClient(settings: authoritySettings, client: httpClient,
+                                                eventLoop: loop, logger: authorityLogger) {
+                return client
+            }
+            return UnconfiguredAuthority()
         }
-        if c.bootpd.access == .http, options.dhcp {
-            logger.warning("access = http: the HTTP authority client is not part of this build yet; every request asking it is denied")
+        options.makeRemoteFileSource = { (prefix: String, loop: any EventLoop, _: NIOThreadPool) -> any FileSource in
+            HTTPFileSource(prefix: prefix, client: httpClient, eventLoop: loop, logger: Logger(label: "bootd.tftp-root"))
         }
 
         let server: BootdServer
@@ -103,12 +117,48 @@ struct Bootd: ParsableCommand {
             logger.critical("\(error.description)")
             fail(error.description, code: 1)
         }
+        // -H: the HTTP file server ([httpd]), every request decided by check_ip against
+        // the DHCP engine's leases and kept inside the root.
+        var httpGroup: ServiceGroup?
+        let httpDone = DispatchSemaphore(value: 0)
+        if http {
+            let rules = HTTPAccessRules(checkIP: c.httpd.checkIP)
+            let httpServer: BootHTTPServer
+            do {
+                httpServer = try BootHTTPServer(settings: c.httpd, baseDirectory: c.baseDirectory,
+                                                logger: Logger(label: "bootd.httpd")) { target, client in
+                    let (leases, now) = await server.leasesNow()
+                    return rules.decide(target: target, client: client, leases: leases, at: now)
+                }
+            } catch {
+                server.shutdown()
+                fail("[httpd]: \(error)", code: 1)
+            }
+            // In a ServiceGroup so that stopping is a graceful shutdown (in-flight responses end).
+            let group = ServiceGroup(services: [HTTPService(server: httpServer)], gracefulShutdownSignals: [],
+                                     logger: Logger(label: "bootd.httpd"))
+            httpGroup = group
+            Task {
+                defer { httpDone.signal() }
+                do { try await group.run() } catch {
+                    // A service that fails takes the daemon down with a non-zero status.
+                    logger.critical("HTTP server failed: \(error)")
+                    writeError("bootd: HTTP server failed: \(error)\n")
+                    Glibc.exit(1)
+                }
+            }
+        }
         logger.info("bootd \(bootdVersion) started (config \(config), state \(stateDir))")
 
         var received: Int32 = 0
         sigwait(&signals, &received)
         logger.info("signal \(received == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+        if let httpGroup {
+            Task { await httpGroup.triggerGracefulShutdown() }
+            httpDone.wait()
+        }
         server.shutdown()
+        try? httpClient.syncShutdown()
         pcap?.close()
     }
 
@@ -128,3 +178,17 @@ func writeError(_ text: String) {
 let bootdVersion = "0.1.0"
 
 Bootd.main()
+
+/// `access = http` without `[http] location` is refused by the configuration loader; this
+/// is the defensive answer if it ever gets here: every question fails, logged.
+final class UnconfiguredAuthority: AccessAuthority {
+    func query(_ query: AuthorityQuery, completion: @escaping (AuthorityAnswer) -> Void) {
+        completion(.failed("no [http] location configured"))
+    }
+}
+
+/// The HTTP file server as a swift-service-lifecycle service.
+struct HTTPService: Service {
+    let server: BootHTTPServer
+    func run() async throws { try await server.run() }
+}
