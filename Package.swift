@@ -66,7 +66,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["systemd"]),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",
