@@ -35,7 +35,7 @@ struct ExampleConfigurationTests {
     @Test("the examples mean what they say")
     func meanings() throws {
         let local = try load("local-tftp.ini")
-        #expect(local.resolvedTFTPRoot == Self.directory.appendingPathComponent("tftpboot").path)
+        #expect(local.resolvedTFTPRoot == .local(Self.directory.appendingPathComponent("tftpboot").path))
         #expect(local.bootFile(architecture: 0) == "pxelinux.0")
         let remote = try load("remote-http-root.ini")
         #expect(remote.tftpd.root == .remote("http://images.lab.example:8080/tftpboot"))
