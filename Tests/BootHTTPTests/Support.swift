@@ -69,23 +69,27 @@ func withHTTPServer<T: Sendable>(root: String, decide: @escaping BootHTTPServer.
     var logger = Logger(label: "test.httpd")
     logger.logLevel = .critical
     let server = try BootHTTPServer(address: IPv4Address(127, 0, 0, 1), port: 0, root: root, logger: logger, decide: decide)
-    let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
-    let task = Task { try await server.run { portsContinuation.yield($0) } }
-    defer { task.cancel() }
-    var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw CancellationError() }
-    let result = try await body(port)
-    task.cancel()
-    _ = await task.result
-    return result
+    return try await withRunningService({ onRunning in try await server.run(onRunning: onRunning) }, body)
 }
 
 /// Starts the demo authority on 127.0.0.1, an ephemeral port.
 func withDemoAuthority<T: Sendable>(_ authority: DemoAuthority, _ body: @Sendable (Int) async throws -> T) async throws -> T {
-    var logger = Logger(label: "test.authority")
-    logger.logLevel = .critical
+    var quiet = Logger(label: "test.authority")
+    quiet.logLevel = .critical
+    let logger = quiet
+    return try await withRunningService({ onRunning in
+        try await authority.run(host: "127.0.0.1", port: 0, logger: logger, onRunning: onRunning)
+    }, body)
+}
+
+/// Runs a service that reports its bound port through `onRunning`, gives the port to
+/// `body`, then cancels the service and waits for it to end.
+func withRunningService<T: Sendable>(
+    _ run: @escaping @Sendable (_ onRunning: @escaping @Sendable (Int) async -> Void) async throws -> Void,
+    _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
     let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
-    let task = Task { try await authority.run(host: "127.0.0.1", port: 0, logger: logger) { portsContinuation.yield($0) } }
+    let task = Task { try await run { portsContinuation.yield($0) } }
     defer { task.cancel() }
     var iterator = ports.makeAsyncIterator()
     guard let port = await iterator.next() else { throw CancellationError() }
