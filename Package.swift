@@ -112,11 +112,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BootWireTests", dependencies: ["BootWire"]),
+        // Helpers shared by test targets (a seeded generator for property tests).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "BootWireTests", dependencies: ["BootWire", "TestSupport"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "PXESimKit", "BootCore", "BootWire"]),
         .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
-        .testTarget(name: "PcapKitTests", dependencies: ["PcapKit"]),
+        .testTarget(name: "PcapKitTests", dependencies: ["PcapKit", "TestSupport"]),
         // Replay conformance: captured clients replayed into the daemon composition.
         .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit"]),
         .testTarget(name: "BootNIOTests", dependencies: [

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import BootWire
 
 /// Builds raw DHCP bytes by hand: header fields at their RFC 2131 offsets, then the cookie

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import BootWire
 
 // Tests of the TFTP wire format (RFC 1350, 2347, 2348, 2349, 7440).

@@ -1,5 +1,6 @@
 import PcapKit
 import Testing
+import TestSupport
 
 @Suite("Frame decoding")
 struct DecoderTests {

@@ -1,6 +1,7 @@
 import Foundation
 import PcapKit
 import Testing
+import TestSupport
 
 @Suite("IPv4 reassembly")
 struct ReassemblyTests {
