@@ -44,6 +44,9 @@ public struct ScenarioOptions: Hashable, Sendable {
     /// `serverDowntime` later.
     public var serverCrashes: [Duration] = []
     public var serverDowntime: Duration = .seconds(2)
+    /// Lease writes are buffered and synced once per batch of datagrams, as bootd's lease
+    /// file does (group commit); a crash loses the unsynced ones. Off: durable at once.
+    public var groupCommit = true
     /// With `access = http`: the clients (by index) the simulated authority denies, and
     /// its answer latency; `authorityTimeoutRate` of the questions are never answered.
     public var deniedClients: Set<Int> = []
@@ -213,13 +216,20 @@ public final class Scenario {
         }
         authority.owner = serverHost.owner
         files.owner = serverHost.owner
-        let ports = DaemonPorts(
+        var ports = DaemonPorts(
             clock: simulation.clock(owner: serverHost.owner), leaseStore: leases, authority: authority,
             dhcpTransport: dhcpTransport, tftpTransport: tftpTransport,
             ports: SimPortFactory(network: network, host: serverHost), files: files,
             log: { [logBox, simulation, keep = options.keepServerLog] record in
                 if keep { logBox.lines.append("\(simulation.now) \(record)") }
             })
+        if options.groupCommit {
+            leases.autoFlush = false
+            // After the events already due at this instant: the datagrams of the same batch.
+            ports.deferSync = { [simulation, owner = serverHost.owner] body in
+                _ = simulation.schedule(after: .zero, owner: owner, label: "lease sync", body)
+            }
+        }
         daemon = BootDaemon(dhcp: dhcpSettings, tftp: tftpSettings, ports: ports)
         box.daemon = daemon
     }
@@ -230,6 +240,8 @@ public final class Scenario {
         if let c = daemon.dhcp?.counters { pastDHCP.append(c) }
         if let c = daemon.tftp?.counters { pastTFTP.append(c) }
         daemon.stop()
+        // Writes not yet synced never reached the disk; no ACK depended on them yet.
+        leases.crash()
         _ = network.crash(serverHost)
         crashes += 1
         if options.keepServerLog { logBox.lines.append("\(simulation.now) server crashed") }

@@ -53,8 +53,16 @@ public final class SimLeaseStore: LeaseStore {
         }
     }
 
+    /// Unflushed writes (only with `autoFlush` off): the daemon holds dependent replies.
+    public var hasUnsyncedChanges: Bool { !journal.isEmpty }
+
+    /// The daemon's group commit: every journalled write becomes durable.
+    public func sync() { flush() }
+    public private(set) var syncs = 0
+
     /// Makes every journalled write durable.
     public func flush() {
+        if !journal.isEmpty { syncs += 1 }
         for w in journal { apply(w, to: &durable) }
         journal.removeAll()
     }

@@ -136,10 +136,24 @@ public struct LeaseRecord: Hashable, Sendable {
 
 /// Durable MAC → IP bindings. `load` at start; `store` before the ACK that depends on it
 /// leaves (the daemon orders this); `remove` on RELEASE or DECLINE.
+///
+/// A store may buffer changes and make them durable in `sync` (group commit: many leases,
+/// one write and one sync). While `hasUnsyncedChanges` is true the daemon holds every reply
+/// that depends on them and sends it only after `sync` returns.
 public protocol LeaseStore: AnyObject {
     func load() -> [LeaseRecord]
     func store(_ record: LeaseRecord)
     func remove(mac: [UInt8])
+    /// Changes made by `store`/`remove` that are not durable yet.
+    var hasUnsyncedChanges: Bool { get }
+    /// Makes every change so far durable; returns when it is.
+    func sync()
+}
+
+extension LeaseStore {
+    /// Stores that are durable on `store` (or not durable at all, like the simulator's).
+    public var hasUnsyncedChanges: Bool { false }
+    public func sync() {}
 }
 
 /// The bytes of a boot file. Size first (for tsize and the OACK), then reads by offset.

@@ -149,6 +149,7 @@ public final class BootdServer: @unchecked Sendable {
         let settings = Unchecked((dhcpSettings, tftpSettings))
         var dhcpEndpoint: Endpoint?
         var tftpEndpoint: Endpoint?
+        var dhcpReceiveBuffer = 0
         do {
             if let dhcpSettings {
                 let serverPort = config.bootpd.port
@@ -163,6 +164,7 @@ public final class BootdServer: @unchecked Sendable {
                     ownAddresses: Set((options.interfaces ?? HostInterface.all()).map(\.address)), portMap: portMap
                 ) { d in state.value?.daemon?.receiveDHCP(d) }
                 dhcpEndpoint = p.local
+                dhcpReceiveBuffer = p.receiveBufferBytes
                 let port = Unchecked(p)
                 try loop.submit { state.value?.dhcpPort = port.value }.wait()
                 _ = dhcpSettings
@@ -179,9 +181,16 @@ public final class BootdServer: @unchecked Sendable {
             try loop.submit {
                 guard let s = state.value else { return }
                 let factory = NIOPortFactory(loop: loop, tap: tapValue.value)
-                let ports = DaemonPorts(clock: s.clock, leaseStore: s.leases, authority: opts.value.makeAuthority?(loop),
+                var ports = DaemonPorts(clock: s.clock, leaseStore: s.leases, authority: opts.value.makeAuthority?(loop),
                                         dhcpTransport: s.dhcpPort, tftpTransport: s.tftpPort, ports: factory,
                                         files: s.files, log: { BootLogging.log($0, to: logger) })
+                // Group commit: the lease file syncs once after each batch of datagrams the
+                // loop read (a task runs after the I/O of its loop iteration), then the ACKs
+                // that waited for it leave.
+                ports.deferSync = { body in
+                    let task = NIOLoopBound(body, eventLoop: loop)
+                    loop.execute { task.value() }
+                }
                 s.daemon = BootDaemon(dhcp: settings.value.0, tftp: settings.value.1, ports: ports)
             }.wait()
         } catch {
@@ -195,7 +204,7 @@ public final class BootdServer: @unchecked Sendable {
         self.dhcpEndpoint = dhcpEndpoint
         self.tftpEndpoint = tftpEndpoint
         if let dhcpEndpoint, let iface {
-            logger.info("DHCP listening on \(dhcpEndpoint) serving \(iface.name) \(iface.address)/\(iface.netmask)")
+            logger.info("DHCP listening on \(dhcpEndpoint) serving \(iface.name) \(iface.address)/\(iface.netmask), receive buffer \(dhcpReceiveBuffer / 1024) KiB")
         }
         if let tftpEndpoint { logger.info("TFTP listening on \(tftpEndpoint), root \(config.resolvedTFTPRoot)") }
     }

@@ -19,11 +19,14 @@ import Glibc
 /// the FNV-1a 32-bit hash, 8 hex digits, of everything before the space preceding it.
 /// A first line `bootd-leases 1` names the format.
 ///
-/// Durability: each `store` appends one line and `fdatasync`s before returning, and the
-/// daemon calls `store` before it sends the ACK. A crash can only leave the last line torn
-/// (no newline, or a bad check): it is ignored on load, and the file is compacted (rewritten
-/// whole to a temporary file, fsynced, renamed over the journal, directory fsynced) at
-/// load and whenever the journal holds more than twice the live records plus 1024 lines.
+/// Durability (group commit): `store` and `remove` buffer their line; `sync` appends every
+/// buffered line with one `write` and one `fdatasync`. The daemon holds each ACK until the
+/// `sync` after its lease's `store` has returned, and syncs once per batch of datagrams, so
+/// under load many leases share one disk flush and no ACK leaves before its lease is on
+/// disk. A crash can only leave the last line torn (no newline, or a bad check): it is
+/// ignored on load, and the file is compacted (rewritten whole to a temporary file, fsynced,
+/// renamed over the journal, directory fsynced) at load and whenever the journal holds more
+/// than twice the live records plus 1024 lines.
 public final class LeaseFile: LeaseStore {
     public let directory: String
     public let path: String
@@ -33,8 +36,13 @@ public final class LeaseFile: LeaseStore {
     private let monotonicNow: () -> Instant
     public private(set) var ignoredLines = 0
     public private(set) var writeErrors = 0
-    /// fdatasync after every write (turn off only in benchmarks).
+    /// fdatasync in every `sync` (turn off only in benchmarks).
     public var syncEachWrite = true
+    /// Lines not yet written (group commit).
+    private var pending: [UInt8] = []
+    private var pendingLines = 0
+    /// Number of `sync` calls that wrote something: one disk flush each.
+    public private(set) var commits = 0
 
     /// Creates the directory when missing. `monotonicNow` is the daemon clock's now.
     public init(directory: String, monotonicNow: @escaping () -> Instant) throws(LeaseFileError) {
@@ -75,8 +83,25 @@ public final class LeaseFile: LeaseStore {
         append(Self.withCheck("R \(Self.macField(mac))"))
     }
 
-    /// Flushes to disk (shutdown); every write is already synced unless `syncEachWrite` is off.
+    public var hasUnsyncedChanges: Bool { !pending.isEmpty }
+
+    /// Writes every buffered line at once and syncs them (one flush for the whole batch).
+    public func sync() {
+        guard !pending.isEmpty else { return }
+        let bytes = pending
+        pending.removeAll(keepingCapacity: true)
+        let lines = pendingLines
+        pendingLines = 0
+        guard fd >= 0, writeAll(fd, bytes) else { writeErrors += 1; return }
+        if syncEachWrite { _ = fdatasync(fd) }
+        commits += 1
+        journalLines += lines
+        if journalLines > 2 * live.count + 1024 { try? compact() }
+    }
+
+    /// Writes what is buffered and flushes to disk (shutdown).
     public func flush() {
+        sync()
         if fd >= 0 { _ = fsync(fd) }
     }
 
@@ -88,11 +113,9 @@ public final class LeaseFile: LeaseStore {
     // MARK: Journal
 
     private func append(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        guard fd >= 0, writeAll(fd, bytes) else { writeErrors += 1; return }
-        if syncEachWrite { _ = fdatasync(fd) }
-        journalLines += 1
-        if journalLines > 2 * live.count + 1024 { try? compact() }
+        pending.append(contentsOf: line.utf8)
+        pending.append(UInt8(ascii: "\n"))
+        pendingLines += 1
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
@@ -161,6 +184,9 @@ public final class LeaseFile: LeaseStore {
         fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw LeaseFileError("cannot open \(path): \(String(cString: strerror(errno)))") }
         journalLines = live.count
+        // The rewrite holds every live record: buffered lines are durable now.
+        pending.removeAll(keepingCapacity: true)
+        pendingLines = 0
     }
 
     // MARK: Encoding

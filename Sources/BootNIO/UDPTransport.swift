@@ -93,6 +93,8 @@ public final class UDPPort: BoundPort {
     /// Maps the well-known destination ports 67/68 for test setups on high ports.
     private let portMap: @Sendable (UInt16) -> UInt16
     public private(set) var sendErrors = 0
+    /// A listening port's receive buffer in bytes, as the kernel granted it.
+    public internal(set) var receiveBufferBytes = 0
 
     init(local: Endpoint, loop: any EventLoop, tap: DatagramTap?, portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 }) {
         self.local = local; self.loop = loop; self.tap = tap; self.portMap = portMap
@@ -119,13 +121,25 @@ public final class UDPPort: BoundPort {
         buffer.writeBytes(d.payload)
         let envelope = AddressedEnvelope(remoteAddress: SocketAddress(d.peer), data: buffer)
         channel.write(envelope, promise: nil)
-        channel.flush()
+        // One flush for every datagram written in this loop iteration: NIO sends them with
+        // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
+        if !flushScheduled {
+            flushScheduled = true
+            let me = NIOLoopBound(self, eventLoop: loop)
+            loop.execute {
+                let port = me.value
+                port.flushScheduled = false
+                port.channel?.flush()
+            }
+        }
     }
+    private var flushScheduled = false
 
     public func close() {
         guard !closed else { return }
         closed = true
         pending = []
+        if flushScheduled { channel?.flush() }   // a last ERROR or DATA still leaves
         channel?.close(promise: nil)
         channel = nil
     }
@@ -152,15 +166,20 @@ public final class NIOPortFactory: PortFactory {
                               interfaceIndex: Int? = nil, tap: DatagramTap? = nil,
                               ownAddresses: Set<IPv4Address> = [],
                               portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 },
+                              receiveBuffer: Int = defaultReceiveBuffer,
                               receive: @escaping @Sendable (Datagram) -> Void) throws(PortOpenError) -> UDPPort {
         let box = ReceiveBox()
         box.tap = tap
+        // A storm of clients powering on at once: read up to 32 datagrams per system call
+        // (recvmmsg), 4 KiB each (a DHCP or TFTP request is far smaller), 16 calls per
+        // loop iteration before the loop turns to its other work.
         var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_broadcast), value: 1)
             .channelOption(.receivePacketInfo, value: true)
+            .channelOption(.datagramVectorReadMessageCount, value: vectorReadCount)
             .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadCount * 4096))
         #if os(Linux)
         if let interfaceIndex, interfaceIndex > 0 {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: 62)), value: SocketOptionValue(interfaceIndex))
@@ -184,11 +203,32 @@ public final class NIOPortFactory: PortFactory {
         } catch {
             throw PortOpenError.explain(error, service: service, address: address, port: port)
         }
+        setReceiveBuffer(channel, bytes: receiveBuffer)
         let bound = (channel.localAddress?.port).map { UInt16($0) } ?? port
         let p = UDPPort(local: Endpoint(address, bound), loop: loop, tap: tap, portMap: portMap)
+        // What the kernel granted (it reports twice the bytes asked, for its bookkeeping).
+        p.receiveBufferBytes = (try? channel.getOption(.socketOption(.so_rcvbuf)).wait()).map { Int($0) / 2 } ?? 0
         let port = Unchecked(p)
         try? loop.submit { port.value.attach(channel) }.wait()
         return p
+    }
+
+    /// Datagrams per recvmmsg on the listening ports.
+    public static let vectorReadCount = 32
+    /// The listening ports' receive buffer. The kernel's default (about 208 KiB) holds some
+    /// 400 DISCOVERs: a rack powering on at once overflows it before the first is read.
+    public static let defaultReceiveBuffer = 8 << 20
+
+    /// SO_RCVBUFFORCE when allowed (root or CAP_NET_ADMIN: past net.core.rmem_max), else
+    /// SO_RCVBUF (capped by net.core.rmem_max).
+    static func setReceiveBuffer(_ channel: any Channel, bytes: Int) {
+        guard bytes > 0 else { return }
+        let value = SocketOptionValue(min(bytes, Int(Int32.max / 2)))
+        #if os(Linux)
+        let force = ChannelOptions.Types.SocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(33))
+        if (try? channel.setOption(force, value: value).wait()) != nil { return }
+        #endif
+        _ = try? channel.setOption(.socketOption(.so_rcvbuf), value: value).wait()
     }
 
     /// One transfer's port: the socket is created and bound synchronously (so the chosen

@@ -17,7 +17,8 @@ struct LeaseFileTests {
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 8], address: IPv4Address(10, 0, 0, 102), expires: nil))
             f.remove(mac: [1, 2, 3, 4, 5, 8])
-            // Not closed: as after kill -9, every store was already synced.
+            f.sync()
+            // Not closed: as after kill -9, every change was synced before any ACK.
         }
         let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
         let records = g.load()
@@ -41,6 +42,7 @@ struct LeaseFileTests {
             let f = try LeaseFile(directory: state, monotonicNow: now)
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
+            f.sync()
         }
         // A crash in the middle of the last write: cut the file inside its last line.
         let path = state + "/leases"
@@ -62,6 +64,7 @@ struct LeaseFileTests {
         do {
             let f = try LeaseFile(directory: state, monotonicNow: now)
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
+            f.sync()
         }
         let path = state + "/leases"
         var text = try String(contentsOfFile: path, encoding: .utf8)
@@ -72,12 +75,16 @@ struct LeaseFileTests {
         #expect(g.ignoredLines == 1)
     }
 
-    @Test func storedBeforeStoreReturns() throws {
-        // Durability order: the daemon sends the ACK after store returns; by then the line
+    @Test func storedWhenSyncReturns() throws {
+        // Durability order: the daemon sends the ACK after sync returns; by then the line
         // is in the file (written and fdatasync'ed), readable by another opener.
         let dir = TempDir()
         let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
         f.store(LeaseRecord(mac: [9, 9, 9, 9, 9, 9], address: IPv4Address(10, 0, 0, 150), expires: nil))
+        #expect(f.hasUnsyncedChanges)
+        #expect(try String(contentsOfFile: f.path, encoding: .utf8) == "bootd-leases 1\n")
+        f.sync()
+        #expect(!f.hasUnsyncedChanges)
         let text = try String(contentsOfFile: f.path, encoding: .utf8)
         #expect(text.hasPrefix("bootd-leases 1\n"))
         #expect(text.contains("L 09:09:09:09:09:09 10.0.0.150 - 0 - - "))
@@ -91,10 +98,29 @@ struct LeaseFileTests {
         for i in 0..<3000 {
             f.store(LeaseRecord(mac: [0, 0, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)], address: IPv4Address(10, 0, 0, 1), expires: nil))
             f.remove(mac: [0, 0, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)])
+            if i % 100 == 99 { f.sync() }
         }
         f.store(LeaseRecord(mac: [1, 1, 1, 1, 1, 1], address: IPv4Address(10, 0, 0, 2), expires: nil))
+        f.sync()
         let lines = try String(contentsOfFile: f.path, encoding: .utf8).split(separator: "\n").count
         #expect(lines < 1100)
         #expect(try LeaseFile(directory: dir.path + "/state", monotonicNow: now).load().count == 1)
+    }
+
+    @Test func oneSyncCommitsAWholeBatch() throws {
+        // Group commit: 500 leases made between two syncs reach the disk in one write.
+        let dir = TempDir()
+        let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        for i in 0..<500 {
+            f.store(LeaseRecord(mac: [2, 0, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)],
+                                address: IPv4Address(10, 0, UInt8(i >> 8), UInt8(i & 0xff)), expires: nil))
+        }
+        f.remove(mac: [2, 0, 0, 0, 0, 7])
+        f.sync()
+        f.sync()   // nothing new: no second flush
+        #expect(f.commits == 1)
+        let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        #expect(g.load().count == 499)
+        #expect(g.load().contains { $0.mac == [2, 0, 0, 0, 1, 0xF3] && $0.address == IPv4Address(10, 0, 1, 0xF3) })
     }
 }

@@ -14,6 +14,10 @@ public struct DaemonPorts {
     public var ports: (any PortFactory)?
     public var files: (any FileSource)?
     public var log: (LogRecord) -> Void
+    /// Group commit of the lease store: runs its argument once the datagrams at hand have
+    /// been handled (production: the next task of the event loop, after a batch of reads).
+    /// nil: the store is synced at once, before each reply that depends on it.
+    public var deferSync: ((@escaping () -> Void) -> Void)?
 
     public init(clock: any Clock, leaseStore: any LeaseStore, authority: (any AccessAuthority)? = nil,
                 dhcpTransport: (any Transport)? = nil, tftpTransport: (any Transport)? = nil,
@@ -39,6 +43,9 @@ public final class BootDaemon {
     private var tftpWakes: Set<Int64> = []
     private var sessionPorts: [TFTPSessionID: any BoundPort] = [:]
     private var stopped = false
+    /// DHCP replies waiting for the lease store's sync (in the order they were made).
+    private var heldReplies: [Datagram] = []
+    private var syncScheduled = false
 
     public init(dhcp: DHCPServerSettings?, tftp: TFTPServerSettings?, ports: DaemonPorts) {
         self.ports = ports
@@ -49,9 +56,15 @@ public final class BootDaemon {
     /// Open TFTP transfer ports (one per transfer).
     public var openTransferPorts: Int { sessionPorts.count }
 
-    /// Stops answering and closes every transfer port. Leases were stored as they were made.
+    /// Replies held until the lease store syncs (group commit).
+    public var repliesAwaitingSync: Int { heldReplies.count }
+
+    /// Stops answering and closes every transfer port. Replies still waiting for a lease
+    /// sync are dropped (the clients ask again); the owner of the lease store flushes it on
+    /// a graceful stop, and a crash loses only leases that no client was told about.
     public func stop() {
         stopped = true
+        heldReplies.removeAll()
         for (_, p) in sessionPorts { p.close() }
         sessionPorts.removeAll()
     }
@@ -65,14 +78,24 @@ public final class BootDaemon {
     }
 
     func perform(_ actions: [DHCPServerAction]) {
+        var afterStore = false
         for action in actions {
             switch action {
             case let .send(d), let .notify(d):
-                ports.dhcpTransport?.send(d)
+                // A reply that follows a lease change leaves only once the change is durable;
+                // once one reply waits, later ones wait behind it (order is kept).
+                if !heldReplies.isEmpty || (afterStore && ports.leaseStore.hasUnsyncedChanges) {
+                    heldReplies.append(d)
+                    scheduleSync()
+                } else {
+                    ports.dhcpTransport?.send(d)
+                }
             case let .storeLease(r):
                 ports.leaseStore.store(r)
+                afterStore = true
             case let .removeLease(mac):
                 ports.leaseStore.remove(mac: mac)
+                afterStore = true
             case let .queryAuthority(q, id):
                 guard let authority = ports.authority else {
                     perform(dhcp?.authorityAnswered(id: id, .failed("no authority configured"), at: ports.clock.now) ?? [])
@@ -94,6 +117,25 @@ public final class BootDaemon {
                 ports.log(record)
             }
         }
+        // Changes with no reply waiting (RELEASE, DECLINE) are synced with the next batch.
+        if ports.leaseStore.hasUnsyncedChanges { scheduleSync() }
+    }
+
+    private func scheduleSync() {
+        guard let deferSync = ports.deferSync else { commitLeases(); return }
+        guard !syncScheduled else { return }
+        syncScheduled = true
+        deferSync { [weak self] in self?.commitLeases() }
+    }
+
+    /// One sync for every change made since the last, then the replies that waited for it.
+    private func commitLeases() {
+        syncScheduled = false
+        guard !stopped else { return }
+        ports.leaseStore.sync()
+        let replies = heldReplies
+        heldReplies.removeAll()
+        for d in replies { ports.dhcpTransport?.send(d) }
     }
 
     // MARK: TFTP
