@@ -101,6 +101,7 @@ public final class BootdServer: @unchecked Sendable {
             t.timeout = config.tftpd.timeout
             t.retries = config.tftpd.retries
             t.filters = config.filters
+            t.singlePort = config.tftpd.singlePort
             tftpSettings = t
         }
 

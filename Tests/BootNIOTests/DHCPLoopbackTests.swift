@@ -53,4 +53,69 @@ struct DHCPLoopbackTests {
         #expect(reply.xid == 0xB007_D000)
         #expect(reply.yiaddr.value >= IPv4Address(127, 0, 0, 100).value && reply.yiaddr.value < IPv4Address(127, 0, 0, 110).value)
     }
+
+    @Test("a full DORA over real sockets: the ACK leaves only once its lease is in the lease file")
+    func doraLeaseIsDurableAtAck() throws {
+        let d = try TestDaemon()
+        let client = try LoopbackDHCPClient(serverPort: d.dhcpPort)
+        let mac: [UInt8] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x77]
+        var discover = DHCPMessage(op: .request, xid: 0x0D0A, ciaddr: IPv4Address(127, 0, 0, 1), chaddr: mac)
+        try discover.setValue(.discover, for: .messageType)
+        let offer = try #require(try client.exchange(discover), "no OFFER")
+        #expect(offer.messageType == .offer)
+        var request = DHCPMessage(op: .request, xid: 0x0D0A, ciaddr: IPv4Address(127, 0, 0, 1), chaddr: mac)
+        try request.setValue(.request, for: .messageType)
+        try request.setValue(offer.yiaddr, for: .requestedIPAddress)
+        if let sid = try offer.value(.serverIdentifier) { try request.setValue(sid, for: .serverIdentifier) }
+        let ack = try #require(try client.exchange(request), "no ACK")
+        #expect(ack.messageType == .ack)
+        #expect(ack.yiaddr == offer.yiaddr)
+        // Read the journal as another process would, right after the ACK arrived.
+        let journal = try String(contentsOfFile: d.dir.path + "/state/leases", encoding: .utf8)
+        #expect(journal.contains("L 52:54:00:12:34:77 \(ack.yiaddr) "), "\(journal)")
+    }
+}
+
+/// A DHCP client on 127.0.0.1:P+1 (see the suite's comment), retransmitting like a real one.
+final class LoopbackDHCPClient {
+    let fd: Int32
+    let serverPort: UInt16
+    init(serverPort: UInt16) throws {
+        self.serverPort = serverPort
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = (serverPort + 1).bigEndian
+        sin.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        let bound = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0)
+    }
+    deinit { close(fd) }
+
+    /// Sends `m` (up to 4 times) and returns the first reply with its xid.
+    func exchange(_ m: DHCPMessage) throws -> DHCPMessage? {
+        let bytes = try m.serialized()
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = serverPort.bigEndian
+        to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        for _ in 0..<4 {
+            _ = withUnsafePointer(to: &to) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+            }
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                if let reply = try? DHCPMessage(parsing: Array(buffer[0..<n])), reply.xid == m.xid { return reply }
+            }
+        }
+        return nil
+    }
 }

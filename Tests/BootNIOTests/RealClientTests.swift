@@ -32,6 +32,47 @@ struct RealClientTests {
         }
     }
 
+    @Test("[tftpd] single_port: tftp-hpa and atftp get every file, and replies come from the listening port",
+          .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
+    func singlePort() throws {
+        let d = try TestDaemon(extraConfig: "single_port = yes")
+        for name in Self.smallFiles {
+            let out = d.dir.path + "/sp-hpa-" + name
+            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            #expect(d.expectSame(name, out), "\(name): \(r.output)")
+            let out2 = d.dir.path + "/sp-atftp-" + name
+            let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
+                                       "127.0.0.1", "\(d.tftpPort)"])
+            #expect(d.expectSame(name, out2), "\(name): \(r2.output)")
+        }
+        // The first DATA of a plain RRQ comes from the port the RRQ went to.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = d.tftpPort.bigEndian
+        to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        let rrq: [UInt8] = [0, 1] + Array("f3000".utf8) + [0] + Array("octet".utf8) + [0]
+        _ = withUnsafePointer(to: &to) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                rrq.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        var from = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = withUnsafeMutablePointer(to: &from) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                buffer.withUnsafeMutableBytes { recvfrom(fd, $0.baseAddress, $0.count, 0, sa, &len) }
+            }
+        }
+        try #require(n == 516, "no first DATA block")
+        #expect(Array(buffer[0..<4]) == [0, 3, 0, 1])
+        #expect(UInt16(bigEndian: from.sin_port) == d.tftpPort)
+    }
+
     @Test("curl tftp://", .enabled(if: installed("curl"), "curl not installed"))
     func curl() throws {
         let d = try TestDaemon()

@@ -339,10 +339,13 @@ public struct TFTPSettings: Hashable, Sendable {
     public var timeout: Duration
     /// Retransmissions before a transfer is abandoned (PyBootd read this from `blocksize`).
     public var retries: Int
+    /// Serve every transfer from the listening port (for NAT and containers that forward
+    /// one UDP port) instead of one port per transfer (RFC 1350).
+    public var singlePort: Bool
     public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
-                timeout: Duration = .seconds(2), retries: Int = 5) {
+                timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false) {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
-        self.timeout = timeout; self.retries = retries
+        self.timeout = timeout; self.retries = retries; self.singlePort = singlePort
     }
 }
 

@@ -388,7 +388,8 @@ private struct Builder {
             case "blocksize": if let n = integer(e, 8...65464, what: "blocksize") { config.tftpd.blockSize = n }
             case "timeout": if let d = seconds(e, max: 255) { config.tftpd.timeout = d }
             case "retries": if let n = integer(e, 0...100, what: "retries") { config.tftpd.retries = n }
-            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries"])
+            case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
+            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port"])
             }
         }
     }
@@ -589,6 +590,7 @@ extension BootConfiguration {
         kv("blocksize", String(tftpd.blockSize))
         kv("timeout", formatSeconds(tftpd.timeout))
         kv("retries", String(tftpd.retries))
+        kv("single_port", tftpd.singlePort ? "yes" : "no")
 
         sec("httpd")
         kv("address", httpd.address.description)
