@@ -5,6 +5,7 @@ import BootHTTP
 import BootNIO
 import Dispatch
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -95,19 +96,22 @@ struct Bootd: ParsableCommand {
             let p = pcap!
             options.tap = { d, sent in p.record(d, sent: sent) }
         }
-        // One HTTP client for the authority (`access = http`) and a remote TFTP root.
-        let httpClient = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        // One HTTP client for the authority (`access = http`) and a remote TFTP root, on the
+        // daemon's own event loop: its requests are made and answered there (AsyncHTTPClient
+        // requires the loop a request names to belong to the client's group).
+        let httpClients = SharedHTTPClient()
         let authoritySettings = c.http
         let authorityLogger = Logger(label: "bootd.authority")
         options.makeAuthority = { (loop: any EventLoop) -> any AccessAuthority in
-            if let client = HTTPAuthorityClient(settings: authoritySettings, client: httpClient,
+            if let client = HTTPAuthorityClient(settings: authoritySettings, client: httpClients.client(on: loop),
                                                 eventLoop: loop, logger: authorityLogger) {
                 return client
             }
             return UnconfiguredAuthority()
         }
         options.makeRemoteFileSource = { (prefix: String, loop: any EventLoop, _: NIOThreadPool) -> any FileSource in
-            HTTPFileSource(prefix: prefix, client: httpClient, eventLoop: loop, logger: Logger(label: "bootd.tftp-root"))
+            HTTPFileSource(prefix: prefix, client: httpClients.client(on: loop), eventLoop: loop,
+                           logger: Logger(label: "bootd.tftp-root"))
         }
 
         let server: BootdServer
@@ -157,8 +161,10 @@ struct Bootd: ParsableCommand {
             Task { await httpGroup.triggerGracefulShutdown() }
             httpDone.wait()
         }
+        // The HTTP client first (it lives on the daemon's loop: pending authority questions
+        // and file fetches fail over to the daemon, which drops them), then the daemon.
+        httpClients.shutdown()
         server.shutdown()
-        try? httpClient.syncShutdown()
         pcap?.close()
     }
 
@@ -191,4 +197,23 @@ final class UnconfiguredAuthority: AccessAuthority {
 struct HTTPService: Service {
     let server: BootHTTPServer
     func run() async throws { try await server.run() }
+}
+
+/// The daemon's HTTP client, made on first use on the daemon's event loop.
+final class SharedHTTPClient: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var made: HTTPClient?
+    func client(on loop: any EventLoop) -> HTTPClient {
+        lock.lock(); defer { lock.unlock() }
+        if let made { return made }
+        let c = HTTPClient(eventLoopGroupProvider: .shared(loop), configuration: HTTPClient.Configuration())
+        made = c
+        return c
+    }
+    /// Call after the daemon's loop stopped taking work (HTTPClient shuts down on its own
+    /// threads, not on the loop).
+    func shutdown() {
+        lock.lock(); let c = made; made = nil; lock.unlock()
+        try? c?.syncShutdown()
+    }
 }

@@ -30,6 +30,25 @@ struct LabTests {
     }
 }
 
+/// Every example configuration run as a user would on 192.168.50.0/24 in namespaces: a real
+/// DHCP client gets the lease and boot file the example promises, the file downloads, and
+/// SIGTERM stops bootd with status 0 (Tests/Lab/bootd-examples-test).
+@Suite("BootNIO lab: each example configuration serves real clients", .serialized)
+struct ExampleLabTests {
+    @Test("bootd-examples-test passes every check",
+          .enabled(if: bootdBinary != nil, "bootd not built"),
+          .enabled(if: labAvailable, "needs root and `ip netns` (network namespaces): run swift test as root"),
+          .timeLimit(.minutes(3)))
+    func examples() throws {
+        let script = repositoryRoot + "/Tests/Lab/bootd-examples-test"
+        let binDir = (bootdBinary! as NSString).deletingLastPathComponent
+        let r = try runWithDeadline(script, [binDir], seconds: 170)
+        print(r.output)
+        if r.output.hasPrefix("SKIP:") { print("bootd-examples-test skipped: \(r.output)") }
+        #expect(r.status == 0, "bootd-examples-test exited with \(r.status):\n\(r.output)")
+    }
+}
+
 /// Runs a program with a deadline (SIGTERM, then its teardown trap runs), combined output.
 private func runWithDeadline(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {
     // The test process blocks most signals and Process() passes its mask on: through exec,
