@@ -11,12 +11,25 @@
 #
 # usage: sudo Fixtures/capture.sh [OUTDIR]     (default OUTDIR: Fixtures/pcap)
 #        ONLY="dhcp-udhcpc tftp-curl" Fixtures/capture.sh /tmp/x   (a subset)
+#        SERVER=bootd Fixtures/capture.sh  (bootd itself is the server: Fixtures/bootd/capture.ini,
+#          one `bootd --capture` per case into Fixtures/pcap-bootd/bootd-NAME.pcap; BOOTD=path,
+#          default .build/debug/bootd. The same clients, so replay tests see what real clients
+#          did with bootd's own answers.)
 # env:   PFX=bfx (namespace prefix), QTIMEOUT=90 (seconds per QEMU boot), KEEP=1 (keep work dir)
 # Debian 12 packages: qemu-system-x86 ipxe-qemu ovmf dnsmasq-base tcpdump isc-dhcp-client
 #   udhcpc busybox tftp-hpa atftp curl iproute2 python3 (and tshark for Fixtures/facts.py)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=$(mkdir -p "${1:-$HERE/pcap}" && cd "${1:-$HERE/pcap}" && pwd)
+SERVER=${SERVER:-dnsmasq}
+case $SERVER in
+  dnsmasq) DEFAULT_OUT=$HERE/pcap; NAMEPFX= ;;
+  bootd)   DEFAULT_OUT=$HERE/pcap-bootd; NAMEPFX=bootd-
+           BOOTD=${BOOTD:-$HERE/../.build/debug/bootd}
+           [ -x "$BOOTD" ] || { echo "SERVER=bootd: $BOOTD not built (swift build --product bootd)" >&2; exit 1; }
+           BOOTD=$(cd "$(dirname "$BOOTD")" && pwd)/$(basename "$BOOTD") ;;
+  *) echo "SERVER must be dnsmasq or bootd" >&2; exit 2 ;;
+esac
+OUT=$(mkdir -p "${1:-$DEFAULT_OUT}" && cd "${1:-$DEFAULT_OUT}" && pwd)
 PFX=${PFX:-bfx}; S=${PFX}srv; C=${PFX}cli
 QTIMEOUT=${QTIMEOUT:-90}; ONLY=${ONLY:-}
 SRVIP=10.77.0.1
@@ -86,15 +99,33 @@ srvbg() {  # srvbg NAME CMD...: daemon in the server namespace, log $WORK/NAME.l
   ip netns exec $S "$@" > "$WORK/$name.log" 2>&1 < /dev/null &
   PIDS+=($!)
 }
-srvbg dnsmasq dnsmasq -k --conf-file="$HERE/dnsmasq/dnsmasq.conf" --tftp-root="$TFTPROOT" \
-  --dhcp-leasefile="$WORK/dnsmasq.leases" --log-facility=-
+if [ "$SERVER" = dnsmasq ]; then
+  srvbg dnsmasq dnsmasq -k --conf-file="$HERE/dnsmasq/dnsmasq.conf" --tftp-root="$TFTPROOT" \
+    --dhcp-leasefile="$WORK/dnsmasq.leases" --log-facility=-
+fi
 srvbg ra dnsmasq -k --conf-file="$HERE/dnsmasq/ra.conf" --dhcp-leasefile="$WORK/ra.leases" --log-facility=-
 sleep 1
-grep -q 'TFTP root is' "$WORK/dnsmasq.log" || { cat "$WORK/dnsmasq.log"; die "dnsmasq did not start"; }
+if [ "$SERVER" = dnsmasq ]; then
+  grep -q 'TFTP root is' "$WORK/dnsmasq.log" || { cat "$WORK/dnsmasq.log"; die "dnsmasq did not start"; }
+fi
+# bootd: one run per case, its own --capture file (started by cap_start, SIGTERM in cap_stop)
+cp "$HERE/bootd/capture.ini" "$WORK/bootd.ini"
+BOOTD_PID=
+bootd_start() {
+  ip netns exec $S "$BOOTD" -c "$WORK/bootd.ini" --state-dir "$WORK/bootd-state" --capture "$OUT/$NAMEPFX$1.pcap" \
+    >> "$WORK/bootd.log" 2>&1 < /dev/null &
+  BOOTD_PID=$!; PIDS+=($BOOTD_PID)
+  local i; for i in $(seq 50); do grep -q 'DHCP listening' "$WORK/bootd.log" 2>/dev/null && break; sleep 0.1; done
+}
+bootd_stop() {
+  kill -TERM $BOOTD_PID 2>/dev/null || true; wait $BOOTD_PID 2>/dev/null || true
+  sed -i 's/DHCP listening/DHCP was listening/' "$WORK/bootd.log"
+}
 
 # --- capture helpers -------------------------------------------------------------------
 TCPDUMP_PID=
 cap_start() {  # cap_start NAME: tcpdump on the server's eth0 into $OUT/NAME.pcap
+  if [ "$SERVER" = bootd ]; then rm -f "$OUT/$NAMEPFX$1.pcap"; bootd_start "$1"; log "capture $1: bootd --capture"; return; fi
   rm -f "$OUT/$1.pcap"
   ip netns exec $S tcpdump -Z root -i eth0 -n -U -s 0 -w "$OUT/$1.pcap" "$FILTER" > "$WORK/tcpdump-$1.log" 2>&1 &
   TCPDUMP_PID=$!; PIDS+=($TCPDUMP_PID)
@@ -102,6 +133,7 @@ cap_start() {  # cap_start NAME: tcpdump on the server's eth0 into $OUT/NAME.pca
   log "capture $1: started"
 }
 cap_stop() {  # cap_stop NAME: let tcpdump drain its buffer (~1.5 s), stop it, report packets
+  if [ "$SERVER" = bootd ]; then sleep 0.5; bootd_stop; log "capture $1: -> $OUT/$NAMEPFX$1.pcap"; return; fi
   sleep 1.5
   kill -INT $TCPDUMP_PID 2>/dev/null || true; wait $TCPDUMP_PID 2>/dev/null || true
   log "capture $1: $(grep -E 'packets captured' "$WORK/tcpdump-$1.log" || echo '?') -> $OUT/$1.pcap"
@@ -137,8 +169,12 @@ qemu_boot() {
   return $rc
 }
 serial_has() { grep -aq "$1" "$SERIAL"; }
-dnsmasq_sent() {  # dnsmasq_sent FILE IP COUNT: dnsmasq logged COUNT completed sends of FILE to IP
-  [ "$(grep -c "sent $TFTPROOT/$1 to $2\$" "$WORK/dnsmasq.log")" -ge "$3" ]
+dnsmasq_sent() {  # dnsmasq_sent FILE IP COUNT: the server logged COUNT completed sends of FILE to IP
+  if [ "$SERVER" = bootd ]; then
+    [ "$(grep -c "sent $1 to $2:" "$WORK/bootd.log")" -ge "$3" ]
+  else
+    [ "$(grep -c "sent $TFTPROOT/$1 to $2\$" "$WORK/dnsmasq.log")" -ge "$3" ]
+  fi
 }
 FAIL=()
 

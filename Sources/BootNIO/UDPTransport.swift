@@ -38,16 +38,22 @@ final class DatagramReceiver: ChannelInboundHandler {
     let local: Endpoint
     let receive: (Datagram) -> Void
     /// Our own addresses and port: datagrams from them are our own broadcasts coming back.
-    let isOwn: (Endpoint) -> Bool
+    let isOwn: (_ peer: Endpoint, _ localPort: UInt16) -> Bool
 
-    init(local: Endpoint, isOwn: @escaping (Endpoint) -> Bool, receive: @escaping (Datagram) -> Void) {
+    init(local: Endpoint, isOwn: @escaping (_ peer: Endpoint, _ localPort: UInt16) -> Bool, receive: @escaping (Datagram) -> Void) {
         self.local = local; self.receive = receive; self.isOwn = isOwn
     }
+
+    /// The port the socket is bound to: known only once bound (the initializer runs before
+    /// the bind, when the socket's own address still reads port 0).
+    private var boundPort: UInt16?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         guard let peer = envelope.remoteAddress.bootEndpoint else { return }
-        if isOwn(peer) { return }
+        if boundPort == nil { boundPort = (context.channel.localAddress?.port).map { UInt16($0) } ?? local.port }
+        let local = Endpoint(self.local.address, boundPort ?? self.local.port)
+        if isOwn(peer, local.port) { return }
         var destination = local.address
         var interface = 0
         if let info = envelope.metadata?.packetInfo {
@@ -187,9 +193,8 @@ public final class NIOPortFactory: PortFactory {
         #endif
         bootstrap = bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                let local = Endpoint(address, (channel.localAddress?.port).map { UInt16($0) } ?? port)
-                let handler = DatagramReceiver(local: local, isOwn: { peer in
-                    peer.port == local.port && (ownAddresses.contains(peer.address) || peer.address == address)
+                let handler = DatagramReceiver(local: Endpoint(address, port), isOwn: { peer, localPort in
+                    peer.port == localPort && (ownAddresses.contains(peer.address) || peer.address == address)
                 }, receive: { d in
                     box.tap?(d, false)
                     receive(d)
@@ -266,7 +271,7 @@ public final class NIOPortFactory: PortFactory {
                 channel.eventLoop.makeCompletedFuture {
                     let r = receiveBound.value
                     let t = tap.value
-                    try channel.pipeline.syncOperations.addHandler(DatagramReceiver(local: local, isOwn: { _ in false }) { d in
+                    try channel.pipeline.syncOperations.addHandler(DatagramReceiver(local: local, isOwn: { _, _ in false }) { d in
                         t?(d, false)
                         r(d)
                     })

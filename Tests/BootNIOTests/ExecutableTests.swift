@@ -81,6 +81,10 @@ struct ExecutableTests {
         #expect(records.count >= 5)
         let frames = records.compactMap { try? FrameDecoder().decode($0) }
         #expect(frames.count == records.count)
+        // The RRQ is recorded with the port it was sent to (the listening port), not 0.
+        let datagrams = frames.compactMap { if case let .datagram(d) = $0 { d } else { nil } }
+        let rrq = try #require(datagrams.first { $0.payload.starts(with: [0, 1]) })
+        #expect(rrq.destination.port == port)
         if installed("tshark") {
             let t = try run("tshark", ["-r", dir.path + "/cap.pcap", "-d", "udp.port==\(port),tftp", "-Y", "tftp"])
             #expect(t.output.contains("Read Request"), "\(t.output)")
