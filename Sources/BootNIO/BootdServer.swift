@@ -162,7 +162,8 @@ public final class BootdServer: @unchecked Sendable {
                 let p = try NIOPortFactory.listen(
                     service: "DHCP", on: loop, address: config.bootpd.address, port: serverPort,
                     interfaceIndex: config.bootpd.address == .any ? iface?.index : nil, tap: tapValue.value,
-                    ownAddresses: Set((options.interfaces ?? HostInterface.all()).map(\.address)), portMap: portMap
+                    ownAddresses: Set((options.interfaces ?? HostInterface.all()).map(\.address)), portMap: portMap,
+                    priority: DHCPIngress.completesExchange
                 ) { d in state.value?.daemon?.receiveDHCP(d) }
                 dhcpEndpoint = p.local
                 dhcpReceiveBuffer = p.receiveBufferBytes

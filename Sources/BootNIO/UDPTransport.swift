@@ -40,8 +40,9 @@ final class DatagramReceiver: ChannelInboundHandler {
     /// Our own addresses and port: datagrams from them are our own broadcasts coming back.
     let isOwn: (_ peer: Endpoint, _ localPort: UInt16) -> Bool
 
-    init(local: Endpoint, isOwn: @escaping (_ peer: Endpoint, _ localPort: UInt16) -> Bool, receive: @escaping (Datagram) -> Void) {
-        self.local = local; self.receive = receive; self.isOwn = isOwn
+    init(local: Endpoint, isOwn: @escaping (_ peer: Endpoint, _ localPort: UInt16) -> Bool,
+         priority: ((Datagram) -> Bool)? = nil, receive: @escaping (Datagram) -> Void) {
+        self.local = local; self.receive = receive; self.isOwn = isOwn; self.priority = priority
     }
 
     /// The port the socket is bound to: known only once bound (the initializer runs before
@@ -62,8 +63,26 @@ final class DatagramReceiver: ChannelInboundHandler {
         }
         var buffer = envelope.data
         let payload = buffer.readBytes(length: buffer.readableBytes) ?? []
-        receive(Datagram(payload: payload, peer: peer, local: Endpoint(destination, local.port), interface: interface))
+        let d = Datagram(payload: payload, peer: peer, local: Endpoint(destination, local.port), interface: interface)
+        guard let priority else { receive(d); return }
+        if priority(d) { urgent.append(d) } else { deferred.append(d) }
     }
+
+    /// With a `priority`, the datagrams of one read burst are handed over when the burst
+    /// ends, the urgent ones first (each kind in arrival order).
+    let priority: ((Datagram) -> Bool)?
+    private var urgent: [Datagram] = []
+    private var deferred: [Datagram] = []
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard priority != nil, !(urgent.isEmpty && deferred.isEmpty) else { return }
+        let first = urgent, then = deferred
+        urgent.removeAll(keepingCapacity: true)
+        deferred.removeAll(keepingCapacity: true)
+        for d in first { receive(d) }
+        for d in then { receive(d) }
+    }
+
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable from a vanished client and the like: never fatal for a UDP server.
@@ -173,6 +192,7 @@ public final class NIOPortFactory: PortFactory {
                               ownAddresses: Set<IPv4Address> = [],
                               portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 },
                               receiveBuffer: Int = defaultReceiveBuffer,
+                              priority: (@Sendable (Datagram) -> Bool)? = nil,
                               receive: @escaping @Sendable (Datagram) -> Void) throws(PortOpenError) -> UDPPort {
         let box = ReceiveBox()
         box.tap = tap
@@ -195,7 +215,7 @@ public final class NIOPortFactory: PortFactory {
             channel.eventLoop.makeCompletedFuture {
                 let handler = DatagramReceiver(local: Endpoint(address, port), isOwn: { peer, localPort in
                     peer.port == localPort && (ownAddresses.contains(peer.address) || peer.address == address)
-                }, receive: { d in
+                }, priority: priority, receive: { d in
                     box.tap?(d, false)
                     receive(d)
                 })
@@ -292,4 +312,26 @@ public final class NIOPortFactory: PortFactory {
 /// Carries the capture tap into the channel initializer (set before the first datagram).
 final class ReceiveBox: @unchecked Sendable {
     var tap: DatagramTap?
+}
+
+/// The DHCP port's read order.
+public enum DHCPIngress {
+    /// DHCP: requests that complete an exchange (REQUEST, DECLINE, RELEASE, INFORM) before
+    /// new DISCOVERs. Under overload the server then finishes the exchanges it started
+    /// instead of starting ones it cannot finish (the rate does not collapse); DISCOVERs
+    /// wait in the socket's receive buffer, and the clients' retransmissions cover the rest.
+    public static func completesExchange(_ d: Datagram) -> Bool {
+        let p = d.payload
+        guard p.count > 240, p[236] == 99, p[237] == 130, p[238] == 83, p[239] == 99 else { return false }
+        var i = 240
+        while i < p.count {
+            let code = p[i]
+            if code == 0 { i += 1; continue }
+            if code == 255 || i + 1 >= p.count { return false }
+            let length = Int(p[i + 1])
+            if code == 53, length == 1, i + 2 < p.count { return p[i + 2] != 1 }   // not DISCOVER
+            i += 2 + length
+        }
+        return false
+    }
 }

@@ -76,6 +76,28 @@ struct DHCPLoopbackTests {
     }
 }
 
+@Suite("BootNIO DHCP read order")
+struct DHCPIngressTests {
+    func datagram(_ type: DHCPMessageType) throws -> Datagram {
+        var m = DHCPMessage(op: .request, xid: 1, chaddr: [2, 0, 0, 0, 0, 1])
+        try m.setValue("PXEClient:Arch:00000:UNDI:002001", for: .vendorClassIdentifier)   // before 53: the scan skips it
+        try m.setValue(type, for: .messageType)
+        return Datagram(payload: try m.serialized(), peer: Endpoint(.any, 68), local: Endpoint(.broadcast, 67), interface: 1)
+    }
+
+    @Test("REQUEST, DECLINE, RELEASE, INFORM complete an exchange and go first; DISCOVER and garbage wait")
+    func order() throws {
+        for t: DHCPMessageType in [.request, .decline, .release, .inform] {
+            #expect(DHCPIngress.completesExchange(try datagram(t)), "\(t)")
+        }
+        #expect(!DHCPIngress.completesExchange(try datagram(.discover)))
+        #expect(!DHCPIngress.completesExchange(Datagram(payload: [1, 2, 3], peer: Endpoint(.any, 68), local: Endpoint(.any, 67), interface: 0)))
+        var truncated = try datagram(.request).payload
+        truncated.removeLast(truncated.count - 243)   // cut inside the options
+        #expect(!DHCPIngress.completesExchange(Datagram(payload: truncated, peer: Endpoint(.any, 68), local: Endpoint(.any, 67), interface: 0)))
+    }
+}
+
 /// A DHCP client on 127.0.0.1:P+1 (see the suite's comment), retransmitting like a real one.
 final class LoopbackDHCPClient {
     let fd: Int32
