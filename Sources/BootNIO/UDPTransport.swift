@@ -144,7 +144,9 @@ public final class UDPPort: BoundPort {
         tap?(d, true)
         var buffer = channel.allocator.buffer(capacity: d.payload.count)
         buffer.writeBytes(d.payload)
-        let envelope = AddressedEnvelope(remoteAddress: SocketAddress(d.peer), data: buffer)
+        // A transfer port talks to one peer: build its socket address once, not per block.
+        if d.peer != lastPeer?.0 { lastPeer = (d.peer, SocketAddress(d.peer)) }
+        let envelope = AddressedEnvelope(remoteAddress: lastPeer!.1, data: buffer)
         channel.write(envelope, promise: nil)
         // One flush for every datagram written in this loop iteration: NIO sends them with
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
@@ -159,6 +161,7 @@ public final class UDPPort: BoundPort {
         }
     }
     private var flushScheduled = false
+    private var lastPeer: (Endpoint, SocketAddress)?
 
     public func close() {
         guard !closed else { return }
