@@ -1,3 +1,4 @@
+import PXESimKit
 import Testing
 import BootWire
 
@@ -46,6 +47,18 @@ func conform(_ name: String) throws {
         let broken = genericRules(t).check(t)
         #expect(!(t.dhcp.isEmpty && t.tftp.isEmpty), "\(name): no client DHCP or TFTP request in the capture")
         #expect(broken.isEmpty, "\(name): generic replay rules broken:\n\(broken.joined(separator: "\n"))")
+    }
+
+    /// What `pxe-sim replay FILE` prints: one line per client request with its verdict.
+    @Test("pxe-sim replay's verdicts: one line per request, every one ok", arguments: replayableCaptures())
+    func verdictLines(_ name: String) throws {
+        let t = try replay(name)
+        let lines = verdicts(t)
+        #expect(lines.count == t.dhcp.count + t.tftp.count, "\(lines.map(\.text))")
+        #expect(lines.allSatisfy(\.ok), "\(lines.filter { !$0.ok }.map(\.text))")
+        for (i, x) in t.dhcp.enumerated() where x.reply != nil {
+            #expect(lines[i].text.contains("→ \(x.reply!.messageType!)"), "\(lines[i].text)")
+        }
     }
 
     @Test("every fixture under Fixtures/pcap has a replay configuration and named rules")

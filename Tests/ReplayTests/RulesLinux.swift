@@ -1,3 +1,4 @@
+import PXESimKit
 import BootWire
 
 // Rules for the Linux DHCP clients (isc dhclient, busybox udhcpc): DISCOVER, REQUEST,

@@ -1,3 +1,4 @@
+import PXESimKit
 // Rules for the TFTP-only fixtures (tftp-hpa, atftp, curl, busybox against dnsmasq's
 // TFTP server). The RRQ is replayed as captured; the client's ACKs (and ERRORs) go to
 // bootd's transfer port and follow bootd's DATA (ReplayDriver.replayTransfer).
