@@ -55,7 +55,8 @@ func conform(_ name: String) throws {
         let t = try replay(name)
         let lines = verdicts(t)
         #expect(lines.count == t.dhcp.count + t.tftp.count, "\(lines.map(\.text))")
-        #expect(lines.allSatisfy(\.ok), "\(lines.filter { !$0.ok }.map(\.text))")
+        let notOK = lines.filter { !$0.ok }.map { $0.text }
+        #expect(notOK.isEmpty, "\(notOK)")
         for (i, x) in t.dhcp.enumerated() where x.reply != nil {
             #expect(lines[i].text.contains("→ \(x.reply!.messageType!)"), "\(lines[i].text)")
         }
