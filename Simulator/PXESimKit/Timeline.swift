@@ -11,6 +11,7 @@ extension RunReport {
         let shown = stride(from: 0, to: clients.count, by: step).map { clients[$0] }
         let origin = clients.map(\.poweredOn).min() ?? .zero
         func end(_ c: ReportClient) -> Instant {
+            if c.unfinished { return max(c.poweredOn, .zero + wall) }   // still going when the run ended
             let t = c.outcome.timings
             return [t.finished, t.httpFinished, t.tftpFinished, t.dhcpFinished, t.osDHCPFinished, c.poweredOn].compactMap { $0 }.max() ?? origin
         }

@@ -149,7 +149,7 @@ public final class NIOPortFactory: PortFactory {
     /// `loop`. Broadcast and packet info on; `interfaceIndex` binds the socket to one
     /// interface (Linux SO_BINDTOIFINDEX) so replies to 255.255.255.255 leave through it.
     public static func listen(service: String, on loop: any EventLoop, address: IPv4Address, port: UInt16,
-                              interfaceIndex: Int? = nil, tap: DatagramTap? = nil,
+                              interfaceIndex: Int? = nil, receiveBufferForced: Int? = nil, tap: DatagramTap? = nil,
                               ownAddresses: Set<IPv4Address> = [],
                               portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 },
                               receive: @escaping @Sendable (Datagram) -> Void) throws(PortOpenError) -> UDPPort {
@@ -164,6 +164,10 @@ public final class NIOPortFactory: PortFactory {
         #if os(Linux)
         if let interfaceIndex, interfaceIndex > 0 {
             bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: 62)), value: SocketOptionValue(interfaceIndex))
+        }
+        // SO_RCVBUFFORCE (33): past net.core.rmem_max; needs CAP_NET_ADMIN (the bind fails without).
+        if let receiveBufferForced {
+            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: 33)), value: SocketOptionValue(receiveBufferForced))
         }
         #endif
         bootstrap = bootstrap.channelInitializer { channel in
