@@ -92,6 +92,7 @@ struct PXESimLabTests {
     func target() throws {
         let r = try runWithDeadline(repositoryRoot + "/Tests/Lab/pxesim-target-test", [pxeSimBinary!, bootdBinary!], seconds: 280)
         print(r.output)
+        if r.output.hasPrefix("SKIP:") { print("pxesim-target-test skipped: \(r.output)"); return }
         #expect(r.status == 0, "pxesim-target-test exited with \(r.status):\n\(r.output)")
         #expect(r.output.contains("PASS dnsmasq-json") && r.output.contains("PASS bootd-json"), "\(r.output)")
     }
