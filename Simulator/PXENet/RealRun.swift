@@ -46,11 +46,14 @@ public struct RealRunResult: Sendable {
     public var foreignReplies = 0
     /// Sends a client asked for to an address other than the target, not sent.
     public var refusedDestinations: [String: Int] = [:]
+    /// TFTP ports that could not be opened (out of descriptors or ports).
+    public var portFailures = 0
 
     public var report: RunReport {
         var r = RunReport(mode: "real",
                           title: "pxe-sim: \(clients.count) \(options.persona.rawValue) clients against \(options.target) on \(interface.name) (\(interface.address)), seed \(options.seed)",
                           clients: clients, wall: wall, packetsSent: packetsSent, packetsReceived: packetsReceived)
+        if portFailures > 0 { r.notes.append("TFTP ports that could not be opened: \(portFailures)") }
         if foreignReplies > 0 { r.notes.append("replies from other servers ignored: \(foreignReplies)") }
         for (d, n) in refusedDestinations.sorted(by: { $0.key < $1.key }) {
             r.notes.append("not sent (only \(options.target.address) is a target): \(n) to \(d)")
@@ -116,6 +119,16 @@ public final class RealRun: @unchecked Sendable {
         interface = iface
         let loopback = iface.address.value >> 24 == 127
         dhcpDestination = Endpoint(options.unicast || loopback ? options.target.address : .broadcast, options.target.port)
+        // One socket per TFTP transfer: thousands of clients at once need more descriptors
+        // than the usual soft limit of 1024.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            let want = rlim_t(options.clients * 2 + 256)
+            if limit.rlim_cur < want {
+                limit.rlim_cur = min(want, limit.rlim_max)
+                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            }
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
         factory = NIOPortFactory(loop: loop)
@@ -230,13 +243,15 @@ public final class RealRun: @unchecked Sendable {
             case let .bindPort(port):
                 guard port != 68 else { continue }
                 let address = interface.address
-                slot.ports[port] = factory.openPort(address: address, port: 0) { [unowned self] d in
+                let opened = factory.openPort(address: address, port: 0) { [unowned self] d in
                     guard !self.ended, !self.slots[i].done else { return }
                     self.result.packetsReceived += 1
                     var delivered = d
                     delivered.local = Endpoint(address, port)
                     self.perform(i, self.slots[i].client.receive(delivered, at: self.now))
                 }
+                if opened == nil { result.portFailures += 1 }
+                slot.ports[port] = opened
             case let .releasePort(port):
                 slot.ports.removeValue(forKey: port)?.close()
             case let .wakeUp(at):
