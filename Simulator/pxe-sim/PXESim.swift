@@ -16,7 +16,8 @@ struct PXESim: ParsableCommand {
         invariant broke (no address to two clients, every download identical to the served
         file, every session ends), and the report names the command that reproduces it.
         With --target IP[:port] --interface IFACE the same virtual clients boot over real
-        sockets from that server (root: port 68).
+        sockets from that server (root: port 68). Every flag: pxe-sim run --help;
+        captures: pxe-sim replay --help.
         """,
         subcommands: [Run.self, Replay.self],
         defaultSubcommand: Run.self)
@@ -128,7 +129,8 @@ struct Run: ParsableCommand {
         if showProgress { endProgress() }
         for line in result.serverLog { print(line) }
         print(result.render())
-        print("wall time \(String(format: "%.3f", Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18)) s")
+        // On stderr: stdout stays a pure function of the flags (same seed, same report).
+        FileHandle.standardError.write(Data("wall time \(String(format: "%.3f", Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18)) s\n".utf8))
         try writeOutputs(result.report(wall: wall), extra: [("seed", "\(seed)"), ("persona", "\"\(persona.rawValue)\"")])
         if !result.ok { throw ExitCode(1) }
     }
