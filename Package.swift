@@ -41,11 +41,21 @@ let package = Package(
         // state machines: over SimNet or real sockets, against any server.
         .target(name: "PXEClient", dependencies: ["BootCore", "BootWire"], path: "Simulator/PXEClient"),
         // Scenarios: virtual clients booting through the daemon composition on SimNet.
-        .target(name: "PXESimKit", dependencies: ["SimNet", "PXEClient", "BootCore", "BootWire"],
+        // Also the reports (table, JSON, SVG timeline) and capture replay shared by tests and pxe-sim.
+        .target(name: "PXESimKit", dependencies: ["SimNet", "PXEClient", "BootCore", "BootWire", "PcapKit"],
                 path: "Simulator/PXESimKit"),
-        // pxe-sim: boot virtual clients through the daemon on the simulator.
+        // The same virtual clients over real sockets (SwiftNIO) against any DHCP/TFTP server.
+        .target(name: "PXENet", dependencies: [
+            "PXEClient", "PXESimKit", "BootNIO", "BootCore", "BootWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], path: "Simulator/PXENet"),
+        // pxe-sim: boot virtual clients through the daemon on the simulator, or against a
+        // real server (--target); replay captures.
         .executableTarget(name: "pxe-sim", dependencies: [
-            "PXESimKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "PXESimKit", "PXENet", "BootCore", "BootWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Simulator/pxe-sim"),
         // Production ports on SwiftNIO: UDP transport, event-loop clock, local file source,
         // lease file, logging backends, host interfaces. The HTTP pieces live in
@@ -121,7 +131,7 @@ let package = Package(
         .testTarget(name: "PXEClientTests", dependencies: ["PXEClient", "BootCore", "BootWire"]),
         .testTarget(name: "PcapKitTests", dependencies: ["PcapKit", "TestSupport"]),
         // Replay conformance: captured clients replayed into the daemon composition.
-        .testTarget(name: "ReplayTests", dependencies: ["BootCore", "BootWire", "PcapKit"]),
+        .testTarget(name: "ReplayTests", dependencies: ["PXESimKit", "BootCore", "BootWire", "PcapKit"]),
         .testTarget(name: "BootNIOTests", dependencies: [
             "BootNIO", "BootCore", "BootWire", "PXEClient", "PcapKit",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -142,7 +142,7 @@ public final class BootClient {
     private func message(_ type: DHCPMessageType, at now: Instant) -> DHCPMessage {
         let secs = UInt16(clamping: (now - exchangeStarted).components.seconds)
         var m = DHCPMessage(op: .request, xid: xid, secs: secs, chaddr: mac)
-        m.broadcastFlag = profile.broadcastFlag
+        m.broadcastFlag = profile.broadcastFlag || options.broadcastFlag
         var o = DHCPOptions()
         o[code: 53] = [type.rawValue]
         if type == .request, let offer = requesting {

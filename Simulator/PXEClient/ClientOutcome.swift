@@ -134,5 +134,9 @@ public struct ClientOptions: Hashable, Sendable {
     public var tftpTarget: Endpoint?
     public var tftpFile: String?
     public var clientAddress: IPv4Address = .any
+    /// Set the BOOTP broadcast flag (0x8000, RFC 2131 section 4.1) in every DISCOVER and
+    /// REQUEST whatever the persona does, so servers broadcast their replies to port 68:
+    /// how many virtual clients share one real host socket (`pxe-sim --target`).
+    public var broadcastFlag = false
     public init() {}
 }

@@ -129,6 +129,10 @@ public final class Scenario {
 
     final class LogBox { var lines: [String] = [] }
 
+    /// Called about once per virtual second while `run()` goes: virtual now, clients
+    /// started, booted, failed (for a progress line; the run does not depend on it).
+    public var progress: ((Instant, _ started: Int, _ booted: Int, _ failed: Int) -> Void)?
+
     public init(_ options: ScenarioOptions) throws(ScenarioError) {
         self.options = options
         let text = options.configurationText ?? demoConfiguration
@@ -260,7 +264,7 @@ public final class Scenario {
         return parts.count == 4 ? String(parts[3]) : ""
     }
 
-    static func persona(for index: Int, _ mix: PersonaMix) -> (Persona, continueToOS: Bool) {
+    public static func persona(for index: Int, _ mix: PersonaMix) -> (Persona, continueToOS: Bool) {
         switch mix {
         case .bios: return (.biosPXE, false)
         case .uefi: return (.uefiPXE, false)
@@ -310,6 +314,12 @@ public final class Scenario {
         var result = SimRunResult.idle
         while finished < slots.count && violation == nil {
             result = simulation.run(until: min(limit, simulation.now + .seconds(1)))
+            if let progress {
+                let now = simulation.now
+                let done = slots.filter(\.done)
+                let booted = done.filter { $0.client.outcome.succeeded }.count
+                progress(now, slots.filter { $0.poweredOn <= now }.count, booted, done.count - booted)
+            }
             if simulation.now >= limit || result == .idle { break }
             if case .violated = result { break }
         }

@@ -50,7 +50,7 @@ struct ExampleLabTests {
 }
 
 /// Runs a program with a deadline (SIGTERM, then its teardown trap runs), combined output.
-private func runWithDeadline(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {
+func runWithDeadline(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {
     // The test process blocks most signals and Process() passes its mask on: through exec,
     // bash could not trap SIGTERM nor udhcpc/bootd be stopped by it (the lab then hangs).
     // python3 (a prerequisite of the lab) clears the mask and restores default dispositions.

@@ -74,6 +74,17 @@ struct PersonaDHCPTests {
         #expect(try m.value(.parameterRequestList) == [1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42])
         #expect(!m.broadcastFlag)
     }
+
+    @Test("ClientOptions.broadcastFlag sets the BOOTP broadcast flag in DISCOVER and REQUEST of any persona")
+    func forcedBroadcastFlag() throws {
+        var o = ClientOptions()
+        o.broadcastFlag = true
+        let c = BootClient(persona: .plainDHCP, mac: mac1, uuid: uuid1, seed: 1, options: o)
+        let discover = try #require(c.start(at: at(0)).dhcp.first)
+        #expect(discover.broadcastFlag)
+        let request = try #require(c.receive(reply(.offer, to: discover), at: at(0.1)).dhcp.first)
+        #expect(request.messageType == .request && request.broadcastFlag)
+    }
 }
 
 @Suite("DHCP: the exchange")

@@ -1,3 +1,4 @@
+import PXESimKit
 import Testing
 import BootWire
 
@@ -7,6 +8,7 @@ import BootWire
 let namedRules: [String: FixtureRules] = pxeFixtureRules
     .merging(linuxFixtureRules) { a, _ in a }
     .merging(tftpFixtureRules) { a, _ in a }
+    .merging(bootdFixtureRules) { a, _ in a }
 
 func conform(_ name: String) throws {
     let rules = try #require(namedRules[name], "no named rules for \(name)")
@@ -32,6 +34,12 @@ func conform(_ name: String) throws {
     @Test("replay tftp-curl: blksize, tsize, timeout") func curl() throws { try conform("tftp-curl") }
     @Test("replay tftp-busybox: tsize, blksize 1024") func busybox() throws { try conform("tftp-busybox") }
 
+    /// The same real clients served by bootd itself (Fixtures/pcap-bootd, made with
+    /// `bootd --capture`): a change that breaks what a real client did with bootd's
+    /// answers fails here, without QEMU.
+    @Test("replay bootd's own capture", arguments: bootdFixtureRules.keys.sorted())
+    func bootdCapture(_ name: String) throws { try conform(name) }
+
     /// Every capture with a replay configuration is replayed: the named ones above, and
     /// any a user added with Fixtures/add-capture (checked by the generic starter rules
     /// until named rules are written for it).
@@ -46,6 +54,19 @@ func conform(_ name: String) throws {
         let broken = genericRules(t).check(t)
         #expect(!(t.dhcp.isEmpty && t.tftp.isEmpty), "\(name): no client DHCP or TFTP request in the capture")
         #expect(broken.isEmpty, "\(name): generic replay rules broken:\n\(broken.joined(separator: "\n"))")
+    }
+
+    /// What `pxe-sim replay FILE` prints: one line per client request with its verdict.
+    @Test("pxe-sim replay's verdicts: one line per request, every one ok", arguments: replayableCaptures())
+    func verdictLines(_ name: String) throws {
+        let t = try replay(name)
+        let lines = verdicts(t)
+        #expect(lines.count == t.dhcp.count + t.tftp.count, "\(lines.map(\.text))")
+        let notOK = lines.filter { !$0.ok }.map { $0.text }
+        #expect(notOK.isEmpty, "\(notOK)")
+        for (i, x) in t.dhcp.enumerated() where x.reply != nil {
+            #expect(lines[i].text.contains("→ \(x.reply!.messageType!)"), "\(lines[i].text)")
+        }
     }
 
     @Test("every fixture under Fixtures/pcap has a replay configuration and named rules")

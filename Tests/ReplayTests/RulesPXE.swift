@@ -1,3 +1,4 @@
+import PXESimKit
 import BootWire
 
 // Rules for the PXE fixtures: iPXE (BIOS, UEFI) and EDK2's native PXE (with and without

@@ -1,6 +1,7 @@
+import PXESimKit
 // Rules for the TFTP-only fixtures (tftp-hpa, atftp, curl, busybox against dnsmasq's
 // TFTP server). The RRQ is replayed as captured; the client's ACKs (and ERRORs) go to
-// bootd's transfer port and follow bootd's DATA (ReplayDriver.replayTransfer).
+// bootd's transfer port and follow bootd's DATA (PXESimKit/Replay/ReplayDriver.swift, replayTransfer).
 
 let block512x5 = [512, 512, 512, 512, 512, 440]
 let block512x4 = [512, 512, 512, 512, 0]

@@ -8,37 +8,40 @@ import BootWire
 // replay test names the fixture, the message and the rule.
 
 /// One check of a DHCP reply.
-struct DHCPCheck: Sendable {
-    var text: String
-    var test: @Sendable (DHCPExchange, DHCPMessage, ReplayTranscript) -> String?
+package struct DHCPCheck: Sendable {
+    package var text: String
+    package var test: @Sendable (DHCPExchange, DHCPMessage, ReplayTranscript) -> String?
+    package init(text: String, test: @escaping @Sendable (DHCPExchange, DHCPMessage, ReplayTranscript) -> String?) {
+        self.text = text; self.test = test
+    }
 
     /// Option `code` present with exactly these bytes.
-    static func option(_ code: UInt8, hex want: String, because: String? = nil) -> DHCPCheck {
+    package static func option(_ code: UInt8, hex want: String, because: String? = nil) -> DHCPCheck {
         DHCPCheck(text: "option \(code) = \(want)" + (because.map { " (\($0))" } ?? "")) { _, r, _ in
             guard let v = r.options[code: code] else { return "option \(code) missing" }
             return hex(v) == want ? nil : "option \(code) is \(hex(v)), want \(want)"
         }
     }
-    static func option(_ code: UInt8, text want: String, because: String? = nil) -> DHCPCheck {
+    package static func option(_ code: UInt8, text want: String, because: String? = nil) -> DHCPCheck {
         DHCPCheck(text: "option \(code) = \"\(want)\"" + (because.map { " (\($0))" } ?? "")) { _, r, _ in
             guard let v = r.options[code: code] else { return "option \(code) missing" }
             return v == Array(want.utf8) ? nil : "option \(code) is \"\(String(decoding: v, as: UTF8.self))\" (\(hex(v))), want \"\(want)\""
         }
     }
-    static func option(_ code: UInt8, ip want: String) -> DHCPCheck { option(code, hex: hex(IPv4Address(want)!.bytes)) }
-    static func option(_ code: UInt8, seconds: UInt32, because: String? = nil) -> DHCPCheck {
+    package static func option(_ code: UInt8, ip want: String) -> DHCPCheck { option(code, hex: hex(IPv4Address(want)!.bytes)) }
+    package static func option(_ code: UInt8, seconds: UInt32, because: String? = nil) -> DHCPCheck {
         option(code, hex: String(format: "%08x", seconds), because: because)
     }
-    static func present(_ code: UInt8, because: String) -> DHCPCheck {
+    package static func present(_ code: UInt8, because: String) -> DHCPCheck {
         DHCPCheck(text: "option \(code) present (\(because))") { _, r, _ in r.options[code: code] == nil ? "option \(code) missing" : nil }
     }
-    static func absent(_ code: UInt8, because: String) -> DHCPCheck {
+    package static func absent(_ code: UInt8, because: String) -> DHCPCheck {
         DHCPCheck(text: "option \(code) absent (\(because))") { _, r, _ in
             r.options[code: code].map { "option \(code) present: \(hex($0))" }
         }
     }
     /// Option `code` of the client's message echoed byte for byte (PXE 2.1: 97).
-    static func echoes(_ code: UInt8, because: String) -> DHCPCheck {
+    package static func echoes(_ code: UInt8, because: String) -> DHCPCheck {
         DHCPCheck(text: "option \(code) echoed (\(because))") { x, r, _ in
             guard let sent = x.request.options[code: code] else { return "the client sent no option \(code)" }
             guard let v = r.options[code: code] else { return "option \(code) missing" }
@@ -46,82 +49,93 @@ struct DHCPCheck: Sendable {
         }
     }
     /// Same bytes as dnsmasq's reply in the capture.
-    static func sameAsReference(_ code: UInt8) -> DHCPCheck {
+    package static func sameAsReference(_ code: UInt8) -> DHCPCheck {
         DHCPCheck(text: "option \(code) as dnsmasq sent it") { x, r, _ in
             guard let ref = x.reference.first?.options[code: code] else { return "dnsmasq sent no option \(code): bad rule" }
             guard let v = r.options[code: code] else { return "option \(code) missing (dnsmasq: \(hex(ref)))" }
             return v == ref ? nil : "option \(code) is \(hex(v)), dnsmasq sent \(hex(ref))"
         }
     }
-    static func yiaddr(_ want: String) -> DHCPCheck {
+    package static func yiaddr(_ want: String) -> DHCPCheck {
         DHCPCheck(text: "yiaddr \(want) (the static address, dnsmasq's dhcp-host)") { x, r, _ in
             r.yiaddr.description == want ? nil : "yiaddr is \(r.yiaddr), want \(want)"
         }
     }
-    static let yiaddrAsReference = DHCPCheck(text: "yiaddr as dnsmasq's") { x, r, _ in
+    package static let yiaddrAsReference = DHCPCheck(text: "yiaddr as dnsmasq's") { x, r, _ in
         guard let ref = x.reference.first else { return "no dnsmasq reply to compare" }
         return r.yiaddr == ref.yiaddr ? nil : "yiaddr is \(r.yiaddr), dnsmasq's \(ref.yiaddr)"
     }
-    static let yiaddrInPoolOrStatic = DHCPCheck(text: "yiaddr inside the pool or the client's static address") { _, r, t in
+    package static let yiaddrInPoolOrStatic = DHCPCheck(text: "yiaddr inside the pool or the client's static address") { _, r, t in
         guard let s = t.dhcpSettings else { return "no DHCP settings" }
         if s.staticBindings[r.clientHardwareAddress] == r.yiaddr { return nil }
         let inPool = r.yiaddr.value >= s.poolStart.value && Int(r.yiaddr.value - s.poolStart.value) < s.poolCount
         return inPool ? nil : "yiaddr \(r.yiaddr) is outside the pool \(s.poolStart)+\(s.poolCount) and the static table"
     }
-    static func siaddr(_ want: String, because: String) -> DHCPCheck {
+    package static func siaddr(_ want: String, because: String) -> DHCPCheck {
         DHCPCheck(text: "siaddr \(want) (\(because))") { _, r, _ in r.siaddr.description == want ? nil : "siaddr is \(r.siaddr), want \(want)" }
     }
-    static func file(_ want: String?, because: String) -> DHCPCheck {
+    package static func file(_ want: String?, because: String) -> DHCPCheck {
         DHCPCheck(text: "file field \(want.map { "\"\($0)\"" } ?? "empty") (\(because))") { _, r, _ in
             r.bootFileName == want ? nil : "file field is \(r.bootFileName.map { "\"\($0)\"" } ?? "empty"), want \(want.map { "\"\($0)\"" } ?? "empty")"
         }
     }
-    static func destination(_ ip: String, because: String) -> DHCPCheck {
+    package static func destination(_ ip: String, because: String) -> DHCPCheck {
         DHCPCheck(text: "sent to \(ip):68 (\(because))") { x, r, _ in
             let d = x.replies[0].datagram.peer
             return d == Endpoint(IPv4Address(ip)!, 68) ? nil : "sent to \(d), want \(ip):68"
         }
     }
-    static let fitsClientLimit = DHCPCheck(text: "reply fits the client's option 57 (or 576 bytes)") { x, _, _ in
+    package static let fitsClientLimit = DHCPCheck(text: "reply fits the client's option 57 (or 576 bytes)") { x, _, _ in
         let n = x.replies[0].datagram.payload.count
         return n <= x.request.maximumReplySize ? nil : "reply is \(n) bytes, the client takes \(x.request.maximumReplySize)"
     }
 }
 
 /// What bootd must answer to one client DHCP message.
-struct DHCPRule: Sendable {
-    var request: DHCPMessageType
+package struct DHCPRule: Sendable {
+    package var request: DHCPMessageType
     /// nil: bootd must stay silent.
-    var reply: DHCPMessageType?
-    var checks: [DHCPCheck] = []
+    package var reply: DHCPMessageType?
+    package var checks: [DHCPCheck] = []
     /// Which fields of the client's message are rewritten from bootd's replies, and why.
-    var rewrites: String = ""
+    package var rewrites: String = ""
+    package init(request: DHCPMessageType, reply: DHCPMessageType?, checks: [DHCPCheck] = [], rewrites: String = "") {
+        self.request = request; self.reply = reply; self.checks = checks; self.rewrites = rewrites
+    }
 }
 
 /// What bootd must do with one TFTP transfer.
-struct TFTPRule: Sendable {
-    var file: String
+package struct TFTPRule: Sendable {
+    package var file: String
     /// Every option bootd must grant in its OACK, with the value (tsize: the file's size);
     /// nil: no OACK (DATA 1 or ERROR answers the RRQ). Options not listed must be absent.
-    var oack: [String: String]?
+    package var oack: [String: String]?
     /// Why the OACK differs from dnsmasq's, when it does.
-    var oackDiffers: String? = nil
+    package var oackDiffers: String? = nil
     /// DATA block sizes, in order; nil when no data is expected.
-    var blocks: [Int]?
+    package var blocks: [Int]?
     /// bootd's ERROR code, when the transfer must fail.
-    var error: UInt16? = nil
-    var rewrites: String = "client packets go to bootd's transfer port; ACKs follow bootd's window"
+    package var error: UInt16? = nil
+    package var rewrites: String = "client packets go to bootd's transfer port; ACKs follow bootd's window"
+    package init(file: String, oack: [String: String]?, oackDiffers: String? = nil, blocks: [Int]?, error: UInt16? = nil,
+                 rewrites: String = "client packets go to bootd's transfer port; ACKs follow bootd's window") {
+        self.file = file; self.oack = oack; self.oackDiffers = oackDiffers; self.blocks = blocks; self.error = error
+        self.rewrites = rewrites
+    }
 }
 
-struct FixtureRules: Sendable {
-    var capture: String
-    var dhcp: [DHCPRule] = []
-    var tftp: [TFTPRule] = []
+package struct FixtureRules: Sendable {
+    package var capture: String
+    package var dhcp: [DHCPRule] = []
+    package var tftp: [TFTPRule] = []
+    package init(capture: String, dhcp: [DHCPRule] = [], tftp: [TFTPRule] = []) {
+        self.capture = capture; self.dhcp = dhcp; self.tftp = tftp
+    }
 }
 
 extension FixtureRules {
     /// The broken rules, one line each.
-    func check(_ t: ReplayTranscript) -> [String] {
+    package func check(_ t: ReplayTranscript) -> [String] {
         var out: [String] = t.problems.map { "\(capture): \($0)" }
         if t.dhcp.count != dhcp.count {
             out.append("\(capture): \(t.dhcp.count) client DHCP messages replayed, the rules expect \(dhcp.count)")

@@ -4,50 +4,50 @@ import BootWire
 import PcapKit
 
 /// One client DHCP message as replayed, and what bootd answered.
-struct DHCPExchange {
-    var index: Int
-    var time: Instant
+package struct DHCPExchange {
+    package var index: Int
+    package var time: Instant
     /// The message as sent to bootd (after rewriting).
-    var request: DHCPMessage
+    package var request: DHCPMessage
     /// What was rewritten from bootd's earlier replies, in words.
-    var rewrites: [String]
-    var destination: Endpoint
-    var replies: [(datagram: Datagram, message: DHCPMessage)]
+    package var rewrites: [String]
+    package var destination: Endpoint
+    package var replies: [(datagram: Datagram, message: DHCPMessage)]
     /// dnsmasq's replies to the captured message.
-    var reference: [DHCPMessage]
-    var reply: DHCPMessage? { replies.first?.message }
+    package var reference: [DHCPMessage]
+    package var reply: DHCPMessage? { replies.first?.message }
 }
 
 /// One TFTP transfer as replayed.
-struct TFTPExchange {
-    var file: String
-    var request: TFTPRequest
-    var clientEndpoint: Endpoint
+package struct TFTPExchange {
+    package var file: String
+    package var request: TFTPRequest
+    package var clientEndpoint: Endpoint
     /// bootd's transfer port (its TID), or the listening port when it answered from there.
-    var serverPort: UInt16?
+    package var serverPort: UInt16?
     /// Every packet in order: "server OACK blksize=1432", "client ACK 0", ...
-    var trace: [String] = []
-    var oack: [TFTPOption]?
-    var errorsFromServer: [TFTPError] = []
+    package var trace: [String] = []
+    package var oack: [TFTPOption]?
+    package var errorsFromServer: [TFTPError] = []
     /// DATA blocks received in order, first copy of each.
-    var blocks: [[UInt8]] = []
-    var duplicateBlocks = 0
-    var completed = false
-    var rewrites: [String] = []
-    var reference: ReplayCapture.Transfer
-    var data: [UInt8] { blocks.flatMap { $0 } }
-    func oackValue(_ name: String) -> String? { oack?.first { $0.isNamed(name) }?.value }
+    package var blocks: [[UInt8]] = []
+    package var duplicateBlocks = 0
+    package var completed = false
+    package var rewrites: [String] = []
+    package var reference: ReplayCapture.Transfer
+    package var data: [UInt8] { blocks.flatMap { $0 } }
+    package func oackValue(_ name: String) -> String? { oack?.first { $0.isNamed(name) }?.value }
 }
 
-struct ReplayTranscript {
-    var name: String
-    var dhcp: [DHCPExchange] = []
-    var tftp: [TFTPExchange] = []
-    var problems: [String] = []
-    var serverLog: [String] = []
-    let files: DirectoryFiles
-    let serverAddress: IPv4Address
-    let dhcpSettings: DHCPServerSettings?
+package struct ReplayTranscript {
+    package var name: String
+    package var dhcp: [DHCPExchange] = []
+    package var tftp: [TFTPExchange] = []
+    package var problems: [String] = []
+    package var serverLog: [String] = []
+    package let files: DirectoryFiles
+    package let serverAddress: IPv4Address
+    package let dhcpSettings: DHCPServerSettings?
 }
 
 /// Replays capture `name` (Fixtures/pcap or Fixtures/user) into bootd configured by
@@ -56,10 +56,9 @@ struct ReplayTranscript {
 /// Timing: the manual clock is moved to each client packet's capture offset (from the
 /// first datagram) before it is delivered; bootd's timers due on the way fire first.
 /// Rewriting: see `rewrite(_:)` (DHCP) and `replayTransfer` (TFTP).
-func replay(_ name: String) throws -> ReplayTranscript {
-    guard let path = capturePath(name) else { throw ReplayError(description: "no capture named \(name)") }
+package func replay(capture path: String, configuration: String, name: String) throws -> ReplayTranscript {
     let capture = try ReplayCapture(path: path)
-    let server = try ReplayServer(configurationNamed: name)
+    let server = try ReplayServer(configurationPath: configuration)
     var t = ReplayTranscript(name: name, files: server.files, serverAddress: server.serverAddress,
                              dhcpSettings: server.dhcpSettings)
     t.problems = capture.problems
@@ -101,12 +100,13 @@ func replay(_ name: String) throws -> ReplayTranscript {
 }
 
 /// What a client learns from bootd's replies, to rewrite its next message.
-struct DHCPReplayState {
-    var serverID: [UInt8]?
-    var offered: IPv4Address?
-    var acked: IPv4Address?
+package struct DHCPReplayState {
+    package init() {}
+    package var serverID: [UInt8]?
+    package var offered: IPv4Address?
+    package var acked: IPv4Address?
 
-    mutating func learn(_ r: DHCPMessage) {
+    package mutating func learn(_ r: DHCPMessage) {
         if let sid = r.options[code: 54] { serverID = sid }
         if r.messageType == .offer { offered = r.yiaddr }
         if r.messageType == .ack, r.yiaddr != .any { acked = r.yiaddr }
@@ -116,7 +116,7 @@ struct DHCPReplayState {
     /// becomes bootd's, its requested address (50) the address bootd offered, and a
     /// renewing REQUEST's or RELEASE's ciaddr the address bootd acknowledged: the client
     /// would have taken these from our replies, not dnsmasq's.
-    func rewrite(_ message: DHCPMessage, server: IPv4Address) -> (DHCPMessage, [String]) {
+    package func rewrite(_ message: DHCPMessage, server: IPv4Address) -> (DHCPMessage, [String]) {
         var m = message
         var notes: [String] = []
         if m.options[code: 54] != nil, let sid = serverID, m.options[code: 54] != sid {
@@ -136,10 +136,10 @@ struct DHCPReplayState {
 }
 
 extension IPv4Address {
-    var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+    package var bytes: [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
 }
 
-func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+package func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
 
 /// Replays one TFTP transfer. The RRQ is sent as captured (options in wire order) to
 /// port 69. The client's later packets are rewritten from bootd's replies: they go to
@@ -148,7 +148,7 @@ func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined()
 /// ACKs the highest block received once bootd's window is out (lock-step when no
 /// windowsize was granted, as in the capture). Each client packet is sent at the capture
 /// time of the client's packet in the same position (or, past the end, of its last one).
-func replayTransfer(_ ref: ReplayCapture.Transfer, _ server: ReplayServer) -> TFTPExchange {
+package func replayTransfer(_ ref: ReplayCapture.Transfer, _ server: ReplayServer) -> TFTPExchange {
     let src = ref.rrq.datagram.source
     let client = Endpoint(src.address.v4 ?? IPv4Address(10, 77, 0, 20), src.port)
     var x = TFTPExchange(file: ref.request.filename ?? "?", request: ref.request, clientEndpoint: client, reference: ref)
@@ -226,7 +226,7 @@ func replayTransfer(_ ref: ReplayCapture.Transfer, _ server: ReplayServer) -> TF
     return x
 }
 
-func describe(_ p: BootWire.TFTPPacket) -> String {
+package func describe(_ p: BootWire.TFTPPacket) -> String {
     switch p {
     case let .ack(b): "ACK \(b)"
     case let .data(b, d): "DATA \(b) (\(d.count))"

@@ -8,59 +8,26 @@ import PcapKit
 // in-memory ports, at the capture's time offsets on a manual clock; every reply bootd
 // sends is recorded for the fixture's rules (ReplayRules.swift, Rules*.swift).
 
-/// The package's `Fixtures/` directory, found from this file's location.
-let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures")
-
-/// Every capture with a replay configuration beside it: `Fixtures/replay/NAME.ini` for
-/// `Fixtures/pcap/NAME.pcap` or `Fixtures/user/NAME.pcap` (see Fixtures/README.md,
-/// "A fixture for every bug").
-func replayableCaptures() -> [String] {
-    let fm = FileManager.default
-    let configs = (try? fm.contentsOfDirectory(atPath: fixturesDirectory.appendingPathComponent("replay").path)) ?? []
-    var out: [String] = []
-    for c in configs.sorted() where c.hasSuffix(".ini") {
-        let name = String(c.dropLast(4))
-        for dir in ["pcap", "user"] {
-            for ext in ["pcap", "pcapng"] where fm.fileExists(atPath: fixturesDirectory.appendingPathComponent("\(dir)/\(name).\(ext)").path) {
-                out.append(name)
-            }
-        }
-    }
-    return out
-}
-
-func capturePath(_ name: String) -> String? {
-    for dir in ["pcap", "user"] {
-        for ext in ["pcap", "pcapng"] {
-            let p = fixturesDirectory.appendingPathComponent("\(dir)/\(name).\(ext)").path
-            if FileManager.default.fileExists(atPath: p) { return p }
-        }
-    }
-    return nil
-}
-
 // MARK: Ports
 
 /// A manual clock: time moves only when the replay moves it; due timers fire in order.
-final class ReplayClock: Clock {
-    private(set) var now: Instant = .zero
+package final class ReplayClock: Clock {
+    package private(set) var now: Instant = .zero
     private var timers: [(token: TimerToken, at: Instant, action: () -> Void)] = []
     private var nextID: UInt64 = 1
 
     @discardableResult
-    func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken {
+    package func schedule(at deadline: Instant, _ action: @escaping () -> Void) -> TimerToken {
         let t = TimerToken(id: nextID)
         nextID += 1
         timers.append((t, deadline, action))
         return t
     }
 
-    func cancel(_ token: TimerToken) { timers.removeAll { $0.token == token } }
+    package func cancel(_ token: TimerToken) { timers.removeAll { $0.token == token } }
 
     /// Moves to `instant` (never backwards), firing every timer due on the way.
-    func advance(to instant: Instant) {
+    package func advance(to instant: Instant) {
         while let i = timers.indices.filter({ timers[$0].at <= instant }).min(by: { timers[$0].at < timers[$1].at }) {
             let t = timers.remove(at: i)
             if t.at > now { now = t.at }
@@ -71,38 +38,38 @@ final class ReplayClock: Clock {
 }
 
 /// Everything bootd sent, in order, with the local endpoint it left from.
-final class Outbox {
-    var sent: [(from: Endpoint, datagram: Datagram)] = []
-    func drain() -> [(from: Endpoint, datagram: Datagram)] { defer { sent.removeAll() }; return sent }
+package final class Outbox {
+    package var sent: [(from: Endpoint, datagram: Datagram)] = []
+    package func drain() -> [(from: Endpoint, datagram: Datagram)] { defer { sent.removeAll() }; return sent }
 }
 
-final class RecordingTransport: Transport {
-    let local: Endpoint
-    let outbox: Outbox
-    init(local: Endpoint, outbox: Outbox) { self.local = local; self.outbox = outbox }
-    func send(_ datagram: Datagram) { outbox.sent.append((local, datagram)) }
+package final class RecordingTransport: Transport {
+    package let local: Endpoint
+    package let outbox: Outbox
+    package init(local: Endpoint, outbox: Outbox) { self.local = local; self.outbox = outbox }
+    package func send(_ datagram: Datagram) { outbox.sent.append((local, datagram)) }
 }
 
 /// One TFTP transfer port (RFC 1350 TID) bootd opened.
-final class ReplayPort: BoundPort {
-    let local: Endpoint
-    let outbox: Outbox
-    let receive: (Datagram) -> Void
-    var closed = false
-    init(local: Endpoint, outbox: Outbox, receive: @escaping (Datagram) -> Void) {
+package final class ReplayPort: BoundPort {
+    package let local: Endpoint
+    package let outbox: Outbox
+    package let receive: (Datagram) -> Void
+    package var closed = false
+    package init(local: Endpoint, outbox: Outbox, receive: @escaping (Datagram) -> Void) {
         self.local = local; self.outbox = outbox; self.receive = receive
     }
-    func send(_ datagram: Datagram) { if !closed { outbox.sent.append((local, datagram)) } }
-    func close() { closed = true }
+    package func send(_ datagram: Datagram) { if !closed { outbox.sent.append((local, datagram)) } }
+    package func close() { closed = true }
 }
 
-final class ReplayPortFactory: PortFactory {
-    let outbox: Outbox
-    let serverAddress: IPv4Address
-    var ports: [UInt16: ReplayPort] = [:]
+package final class ReplayPortFactory: PortFactory {
+    package let outbox: Outbox
+    package let serverAddress: IPv4Address
+    package var ports: [UInt16: ReplayPort] = [:]
     private var next: UInt16 = 49152
-    init(outbox: Outbox, serverAddress: IPv4Address) { self.outbox = outbox; self.serverAddress = serverAddress }
-    func openPort(address: IPv4Address, port: UInt16, receive: @escaping (Datagram) -> Void) -> (any BoundPort)? {
+    package init(outbox: Outbox, serverAddress: IPv4Address) { self.outbox = outbox; self.serverAddress = serverAddress }
+    package func openPort(address: IPv4Address, port: UInt16, receive: @escaping (Datagram) -> Void) -> (any BoundPort)? {
         let n = port == 0 ? next : port
         if port == 0 { next += 1 }
         let p = ReplayPort(local: Endpoint(address == .any ? serverAddress : address, n), outbox: outbox, receive: receive)
@@ -112,56 +79,63 @@ final class ReplayPortFactory: PortFactory {
 }
 
 /// Boot files from a directory, answered at once (no simulated latency).
-final class DirectoryFiles: FileSource {
-    let root: URL
+package final class DirectoryFiles: FileSource {
+    package let root: URL
     private var open: [UInt64: [UInt8]] = [:]
     private var next: UInt64 = 1
-    init(root: URL) { self.root = root }
-    func bytes(_ path: String) -> [UInt8]? {
+    package init(root: URL) { self.root = root }
+    package func bytes(_ path: String) -> [UInt8]? {
         (try? Data(contentsOf: root.appendingPathComponent(path))).map { [UInt8]($0) }
     }
-    func open(_ path: String, completion: @escaping (Result<FileHandleID, FileSourceError>) -> Void) {
+    package func open(_ path: String, completion: @escaping (Result<FileHandleID, FileSourceError>) -> Void) {
         guard let b = bytes(path) else { return completion(.failure(.notFound)) }
         let id = next
         next += 1
         open[id] = b
         completion(.success(FileHandleID(id: id)))
     }
-    func size(of file: FileHandleID) -> Int { open[file.id]?.count ?? 0 }
-    func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
+    package func size(of file: FileHandleID) -> Int { open[file.id]?.count ?? 0 }
+    package func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
         guard let b = open[file.id] else { return completion(.failure(.ioError("closed"))) }
         let lo = min(offset, b.count), hi = min(offset + count, b.count)
         completion(.success(Array(b[lo..<hi])))
     }
-    func close(_ file: FileHandleID) { open[file.id] = nil }
+    package func close(_ file: FileHandleID) { open[file.id] = nil }
 }
 
-final class MemoryLeases: LeaseStore {
-    var records: [[UInt8]: LeaseRecord] = [:]
-    func load() -> [LeaseRecord] { Array(records.values) }
-    func store(_ record: LeaseRecord) { records[record.mac] = record }
-    func remove(mac: [UInt8]) { records[mac] = nil }
+package final class MemoryLeases: LeaseStore {
+    package var records: [[UInt8]: LeaseRecord] = [:]
+    package func load() -> [LeaseRecord] { Array(records.values) }
+    package func store(_ record: LeaseRecord) { records[record.mac] = record }
+    package func remove(mac: [UInt8]) { records[mac] = nil }
 }
 
 // MARK: The daemon under replay
 
-struct ReplayError: Error, CustomStringConvertible { var description: String }
+package struct ReplayError: Error, CustomStringConvertible {
+    package var description: String
+    package init(description: String) { self.description = description }
+}
 
 /// bootd's daemon composition configured from `Fixtures/replay/NAME.ini`, on in-memory ports.
-final class ReplayServer {
-    let serverAddress: IPv4Address
-    let clock = ReplayClock()
-    let outbox = Outbox()
-    let daemon: BootDaemon
-    let files: DirectoryFiles
-    let portFactory: ReplayPortFactory
-    let dhcpSettings: DHCPServerSettings?
-    var log: [String] = []
+package final class ReplayServer {
+    package let serverAddress: IPv4Address
+    package let clock = ReplayClock()
+    package let outbox = Outbox()
+    package let daemon: BootDaemon
+    package let files: DirectoryFiles
+    package let portFactory: ReplayPortFactory
+    package let dhcpSettings: DHCPServerSettings?
+    package var log: [String] = []
 
-    init(configurationNamed name: String) throws {
-        let dir = fixturesDirectory.appendingPathComponent("replay")
-        let file = dir.appendingPathComponent("\(name).ini")
-        let text = try String(contentsOf: file, encoding: .utf8)
+    /// bootd configured by the INI file at `configurationPath` (paths in it relative to its directory).
+    package init(configurationPath: String) throws {
+        let file = URL(fileURLWithPath: configurationPath)
+        let dir = file.deletingLastPathComponent()
+        let text: String
+        do { text = try String(contentsOf: file, encoding: .utf8) } catch {
+            throw ReplayError(description: "cannot read \(configurationPath): \(error.localizedDescription)")
+        }
         // The loader needs pool_start even for TFTP-only fixtures: it places the server.
         let loaded: LoadedConfiguration
         do { loaded = try ConfigurationLoader.parse(text, fileName: file.path, baseDirectory: dir.path, dhcpEnabled: true) } catch {
@@ -197,45 +171,45 @@ final class ReplayServer {
         logBox = box
     }
     private let logBox: LogBox
-    final class LogBox { var lines: [String] = [] }
-    var serverLog: [String] { logBox.lines }
+    package final class LogBox { var lines: [String] = [] }
+    package var serverLog: [String] { logBox.lines }
 }
 
 // MARK: The capture
 
 /// A capture's datagrams as the replay needs them: the client's side to send, the
 /// reference server's side to compare with.
-struct ReplayCapture {
-    struct DHCPPacket { var time: Instant; var datagram: UDPDatagram; var message: DHCPMessage }
-    struct TFTPPacket { var time: Instant; var datagram: UDPDatagram; var packet: BootWire.TFTPPacket }
+package struct ReplayCapture {
+    package struct DHCPPacket { package var time: Instant; package var datagram: UDPDatagram; package var message: DHCPMessage }
+    package struct TFTPPacket { package var time: Instant; package var datagram: UDPDatagram; package var packet: BootWire.TFTPPacket }
     /// One transfer, keyed by the client's endpoint and its RRQ.
-    struct Transfer {
-        var rrq: TFTPPacket
+    package struct Transfer {
+        package var rrq: TFTPPacket
         /// Everything after the RRQ between the client and the server's transfer port (and
         /// ERRORs from port 69 answering this RRQ), in capture order.
-        var rest: [TFTPPacket] = []
-        var request: TFTPRequest { if case let .readRequest(r) = rrq.packet { r } else { fatalError() } }
-        var clientPackets: [TFTPPacket] { rest.filter { $0.datagram.source == rrq.datagram.source } }
-        var serverPackets: [TFTPPacket] { rest.filter { $0.datagram.source != rrq.datagram.source } }
-        var referenceOACK: [TFTPOption]? {
+        package var rest: [TFTPPacket] = []
+        package var request: TFTPRequest { if case let .readRequest(r) = rrq.packet { r } else { fatalError() } }
+        package var clientPackets: [TFTPPacket] { rest.filter { $0.datagram.source == rrq.datagram.source } }
+        package var serverPackets: [TFTPPacket] { rest.filter { $0.datagram.source != rrq.datagram.source } }
+        package var referenceOACK: [TFTPOption]? {
             for p in serverPackets { if case let .optionAck(o) = p.packet { return o } }
             return nil
         }
-        var referenceBlockSizes: [Int] {
+        package var referenceBlockSizes: [Int] {
             var seen = Set<UInt16>(), out: [Int] = []
             for p in serverPackets { if case let .data(b, d) = p.packet, seen.insert(b).inserted { out.append(d.count) } }
             return out
         }
     }
     /// A step of the client's, in capture order: a DHCP message or a transfer's RRQ.
-    enum Step { case dhcp(Int), transfer(Int) }
+    package enum Step { case dhcp(Int), transfer(Int) }
 
-    var dhcp: [DHCPPacket] = []
-    var transfers: [Transfer] = []
-    var steps: [Step] = []
-    var problems: [String] = []
+    package var dhcp: [DHCPPacket] = []
+    package var transfers: [Transfer] = []
+    package var steps: [Step] = []
+    package var problems: [String] = []
 
-    init(path: String) throws {
+    package init(path: String) throws {
         let analysis = try analyzeCapture(atPath: path)
         for m in analysis.malformed { problems.append("malformed record \(m)") }
         guard let first = analysis.datagrams.first?.timestamp else { return }
@@ -264,7 +238,7 @@ struct ReplayCapture {
 
     /// The reference server's DHCP replies to client message `i`: the server messages
     /// after it and before the client's next message.
-    func referenceReplies(to i: Int) -> [DHCPMessage] {
+    package func referenceReplies(to i: Int) -> [DHCPMessage] {
         var out: [DHCPMessage] = []
         for p in dhcp[(i + 1)...] {
             if p.message.op == .request { break }
@@ -275,5 +249,5 @@ struct ReplayCapture {
 }
 
 extension IPAddress {
-    var v4: IPv4Address? { if case let .v4(v) = self { IPv4Address(v) } else { nil } }
+    package var v4: IPv4Address? { if case let .v4(v) = self { IPv4Address(v) } else { nil } }
 }

@@ -13,7 +13,7 @@ import BootWire
 // They do not know what the capture's server was configured to hand out (boot file,
 // lease time, router): write those into named rules (Rules*.swift) once the fixture
 // shows a bug.
-func genericRules(_ t: ReplayTranscript) -> FixtureRules {
+package func genericRules(_ t: ReplayTranscript) -> FixtureRules {
     var r = FixtureRules(capture: t.name)
     for x in t.dhcp {
         guard let type = x.request.messageType else { continue }
