@@ -84,6 +84,13 @@ struct Bootd: ParsableCommand {
         } catch { fail(error.description, code: 1) }
         LoggingSystem.bootstrap(factory)
         let logger = Logger(label: "bootd")
+        // One UDP socket per TFTP transfer: a rack booting at once needs more descriptors
+        // than the usual soft limit of 1024. Raise it to the hard limit, as a daemon may.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
 
         var options = BootdOptions()
         options.dhcp = !onlyTFTP
