@@ -60,6 +60,12 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Simulated boot (1 BIOS client, 64 KiB)", configuration: perOne) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(boot.run()) }
     }
+    // The same boot without the simulated world's set-up (configuration, SimNet, boot files).
+    Benchmark("Simulated boot, run only (1 BIOS client, 64 KiB)", configuration: perOne) { benchmark in
+        let scenario = try boot.makeScenario()
+        benchmark.startMeasurement()
+        blackHole(boot.run(scenario))
+    }
 
     Benchmark("INI parse pybootd-sample.ini", configuration: perOne) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(ini.run()) }

@@ -169,9 +169,11 @@ public final class TFTPWindowDriver {
     }
 
     /// One ACK in, one window out; returns the DATA packets sent (`windowsize`, fewer at the
-    /// end of a file).
+    /// end of a file). (`check` calls `step`, so that a profile of `run` is the loop's only.)
     @inline(never)
-    public func run() -> Int {
+    public func run() -> Int { step() }
+
+    func step() -> Int {
         if session == nil { startSession() }
         let sent = perform(ack(lastBlock))
         if sent == 0 {
@@ -187,13 +189,13 @@ public final class TFTPWindowDriver {
         let fresh = TFTPWindowDriver(blksize: blksize, windowsize: windowsize)
         var total = 0
         for w in 0..<Self.windowsPerSession {
-            let n = fresh.run()
+            let n = fresh.step()
             guard n == windowsize, Int(fresh.lastBlock) == (w + 1) * windowsize else {
                 throw BenchmarkSetupError("TFTP window \(w): \(n) DATA packets, last block \(fresh.lastBlock)")
             }
             total += n
         }
-        guard fresh.run() == windowsize, fresh.sessions == 2, fresh.engine.sessionCount == 1,
+        guard fresh.step() == windowsize, fresh.sessions == 2, fresh.engine.sessionCount == 1,
               fresh.engine.counters.sessionsCompleted == 1 else {
             throw BenchmarkSetupError("TFTP: the session did not end after \(total) blocks: \(fresh.engine.counters)")
         }
@@ -213,12 +215,19 @@ public struct SimulatedBootDriver {
         options.seed = 1
     }
 
-    /// One scenario run; returns the clients booted.
+    /// One scenario, set up and run; returns the clients booted.
     @inline(never)
     public func run() -> Int {
         guard let scenario = try? Scenario(options) else { return 0 }
         return scenario.run().booted
     }
+
+    /// The simulated world (configuration, network, server, boot files), ready to run.
+    public func makeScenario() throws -> Scenario { try Scenario(options) }
+
+    /// The boot alone: clients through the daemon on SimNet, the set-up excluded.
+    @inline(never)
+    public func run(_ scenario: Scenario) -> Int { scenario.run().booted }
 
     public func check() throws {
         let r = try Scenario(options).run()

@@ -5,7 +5,10 @@
 //   dora         DISCOVER → OFFER, REQUEST → ACK through DHCPServer, for a new client
 //   tftp-block   TFTPServer: ACK in → DATA out (blksize 1468, windowsize 1)
 //   tftp-window  TFTPServer: ACK in → 8 DATA out (blksize 1468, windowsize 8)
-//   sim-boot     a whole simulated boot through BootDaemon (1 BIOS client, 64 KiB file)
+//   sim-boot     a whole simulated boot through BootDaemon (1 BIOS client, 64 KiB file),
+//                the simulated world's set-up included
+//   sim-boot-run the same; instructions/run counts only Scenario.run() (callgrind's
+//                --toggle-collect), i.e. the boot without the set-up
 //   ini-parse    Fixtures/config/pybootd-sample.ini through ConfigurationLoader
 import BootBenchKit
 
@@ -13,7 +16,7 @@ import BootBenchKit
 import Glibc
 #endif
 
-let operations = ["dora", "tftp-block", "tftp-window", "sim-boot", "ini-parse"]
+let operations = ["dora", "tftp-block", "tftp-window", "sim-boot", "sim-boot-run", "ini-parse"]
 let args = CommandLine.arguments
 guard args.count == 3, operations.contains(args[1]), let n = Int(args[2]), n >= 0 else {
     print("usage: bootd-instructions \(operations.joined(separator: "|")) N")
@@ -36,7 +39,7 @@ do {
         try d.check()
         for _ in 0..<n { sink &+= d.run() }
         guard sink == windowsize * n else { throw BenchmarkSetupError("\(args[1]): \(sink) blocks for \(n) windows") }
-    case "sim-boot":
+    case "sim-boot", "sim-boot-run":
         let d = SimulatedBootDriver()
         try d.check()
         for _ in 0..<n { sink &+= d.run() }
