@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "PcapKit", targets: ["PcapKit"]),
         .library(name: "BootCore", targets: ["BootCore"]),
         .library(name: "BootNIO", targets: ["BootNIO"]),
+        // For Benchmarks/ (a separate package): whole simulated boots.
+        .library(name: "PXESimKit", targets: ["PXESimKit"]),
         .executable(name: "bootd", targets: ["bootd"]),
         .executable(name: "pxe-sim", targets: ["pxe-sim"]),
         .executable(name: "bootwire-dump", targets: ["bootwire-dump"]),
