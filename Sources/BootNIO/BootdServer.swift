@@ -92,6 +92,7 @@ public final class BootdServer: @unchecked Sendable {
                 throw BootdStartError("[bootpd]: no DHCP service configured")
             }
             dhcpSettings = s
+            dhcpSettings?.logLevel = BootLogging.recordLevel(logger.logLevel)
         }
         servedInterface = iface
         var tftpSettings: TFTPServerSettings?

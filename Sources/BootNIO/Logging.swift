@@ -38,6 +38,17 @@ public enum BootLogging {
     }
 
     /// Passes an engine's `LogRecord` to a swift-log logger.
+    /// The engines' level for a swift-log level (trace counts as debug).
+    public static func recordLevel(_ level: Logger.Level) -> LogRecord.Level {
+        switch level {
+        case .trace, .debug: return .debug
+        case .info, .notice: return .info
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+
     public static func log(_ record: LogRecord, to logger: Logger) {
         let level: Logger.Level
         switch record.level {

@@ -427,13 +427,12 @@ public struct ClientMachineID: Hashable, Sendable {
         guard type == 0, identifier.count == 16 else { return nil }
         let b = identifier
         let order = [3, 2, 1, 0, -1, 5, 4, -1, 7, 6, -1, 8, 9, -1, 10, 11, 12, 13, 14, 15]
-        let hex = Array("0123456789abcdef")
-        var s = ""
+        var out = [UInt8](); out.reserveCapacity(36)
         for i in order {
-            if i < 0 { s.append("-"); continue }
-            s.append(hex[Int(b[i] >> 4)]); s.append(hex[Int(b[i] & 15)])
+            if i < 0 { out.append(UInt8(ascii: "-")); continue }
+            out.append(hexDigit(b[b.startIndex + i] >> 4)); out.append(hexDigit(b[b.startIndex + i] & 15))
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// From UUID text (`8-4-4-4-12` hex), stored in SMBIOS wire order.
@@ -485,22 +484,39 @@ public struct PXEVendorClass: Hashable, Sendable {
     /// nil unless the text starts with `PXEClient` or `HTTPClient`. Fields after the prefix
     /// are read when well formed and left nil when not (clients vary; the prefix decides).
     public init?(_ text: String) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        guard let first = parts.first, first == "PXEClient" || first == "HTTPClient" else { return nil }
-        prefix = first
+        // Byte by byte on the UTF-8 view: this runs for every PXE request (String.split and
+        // a String per field were 15% of a whole DORA).
+        var fields: [ArraySlice<UInt8>] = []
+        let bytes = Array(text.utf8)
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == UInt8(ascii: ":") {
+            fields.append(bytes[start..<i]); start = i + 1
+        }
+        fields.append(bytes[start...])
+        let first = fields[0]
+        if first.elementsEqual("PXEClient".utf8) { prefix = "PXEClient" }
+        else if first.elementsEqual("HTTPClient".utf8) { prefix = "HTTPClient" }
+        else { return nil }
+        func number(_ f: ArraySlice<UInt8>) -> Int? {
+            guard !f.isEmpty else { return nil }
+            var v = 0
+            for b in f { guard b >= 48, b <= 57 else { return nil }; v = v * 10 + Int(b - 48) }
+            return v
+        }
         var i = 1
-        while i + 1 < parts.count {
-            let value = parts[i + 1]
-            switch parts[i] {
-            case "Arch":
-                if value.count == 5, let v = UInt16(value) { architecture = ClientArchitecture(rawValue: v) }
-            case "UNDI":
-                if value.count == 6, let major = Int(value.prefix(3)), let minor = Int(value.suffix(3)) {
+        while i + 1 < fields.count {
+            let name = fields[i], value = fields[i + 1]
+            if name.elementsEqual("Arch".utf8) {
+                if value.count == 5, let v = number(value), v <= Int(UInt16.max) { architecture = ClientArchitecture(rawValue: UInt16(v)) }
+            } else if name.elementsEqual("UNDI".utf8) {
+                if value.count == 6, let major = number(value.prefix(3)), let minor = number(value.suffix(3)) {
                     undiMajor = major; undiMinor = minor
                 }
-            default: break
             }
             i += 2
         }
     }
 }
+
+/// Lower-case hex digit of a nibble, as a UTF-8 byte.
+@inline(__always) func hexDigit(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }

@@ -252,7 +252,9 @@ public final class DHCPServer {
         counters.offers += 1
         var out: [DHCPServerAction] = []
         if let reply = reply(.offer, to: m, d, c, grant, yiaddr: address, lease: true) { out.append(reply) }
-        out.append(.log(LogRecord(.info, "OFFER \(address) to \(macText(c.mac))\(describe(c))")))
+        if settings.logLevel <= .info {
+            out.append(.log(LogRecord(.info, "OFFER \(address) to \(macText(c.mac))\(describe(c))")))
+        }
         return out
     }
 
@@ -301,7 +303,9 @@ public final class DHCPServer {
         counters.acks += 1
         var out: [DHCPServerAction] = [.storeLease(record)]
         if let reply = reply(.ack, to: m, d, c, grant, yiaddr: requested, lease: true) { out.append(reply) }
-        out.append(.log(LogRecord(.info, "ACK \(requested) to \(macText(c.mac))\(describe(c))")))
+        if settings.logLevel <= .info {
+            out.append(.log(LogRecord(.info, "ACK \(requested) to \(macText(c.mac))\(describe(c))")))
+        }
         out += notify(c.isPXE ? "BOOT" : "LEASE", c, requested)
         return out
     }
@@ -327,7 +331,9 @@ public final class DHCPServer {
         counters.bootpReplies += 1
         var out: [DHCPServerAction] = [.storeLease(record)]
         if let r = reply(nil, to: m, d, c, grant, yiaddr: address, lease: false) { out.append(r) }
-        out.append(.log(LogRecord(.info, "BOOTREPLY \(address) to \(macText(c.mac))\(describe(c))")))
+        if settings.logLevel <= .info {
+            out.append(.log(LogRecord(.info, "BOOTREPLY \(address) to \(macText(c.mac))\(describe(c))")))
+        }
         return out
     }
 
