@@ -241,6 +241,27 @@ extension DHCPMessage {
         guard file.count == 128 else {
             throw WireError(field: "file", offset: 108, reason: .outOfRange(value: file.count, allowed: 0...128))
         }
+        // Fast path (nearly every reply): the options fit after the fixed header without
+        // overload; write them straight into one buffer, no array per option.
+        if let direct = try options.encodedDirectly(), 240 + direct.size + 1 <= (maximumSize ?? Int.max) {
+            if let limit = maximumSize, limit < Self.minimumBOOTPSize {
+                throw WireError(field: "maximum message size", offset: 0,
+                                reason: .outOfRange(value: limit, allowed: Self.minimumBOOTPSize...Int.max))
+            }
+            var out: [UInt8] = []
+            out.reserveCapacity(max(Self.minimumBOOTPSize, 240 + direct.size + 1))
+            out.append(op.rawValue); out.append(htype); out.append(hlen); out.append(hops)
+            out.appendU32(xid); out.appendU16(secs); out.appendU16(flags)
+            out.appendU32(ciaddr.value); out.appendU32(yiaddr.value)
+            out.appendU32(siaddr.value); out.appendU32(giaddr.value)
+            out += chaddr
+            out += sname; out += file
+            out.appendU32(Self.magicCookie)
+            direct.write(&out)
+            out.append(255)
+            if out.count < Self.minimumBOOTPSize { out += [UInt8](repeating: 0, count: Self.minimumBOOTPSize - out.count) }
+            return out
+        }
         let chunks = try options.encodedInstances()
 
         var out: [UInt8] = []

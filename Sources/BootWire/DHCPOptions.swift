@@ -64,6 +64,35 @@ public struct DHCPOptions: Hashable, Sendable, RandomAccessCollection {
     }
 
     /// Wire form of every option, each split into instances of at most 255 bytes.
+    /// The options' encoded size when none needs splitting (each at most 255 bytes), after
+    /// the same checks as `encodedInstances`; nil when one must be split.
+    func encodedDirectly() throws(WireError) -> DirectOptions? {
+        var size = 0
+        for o in storage {
+            guard o.code != 0, o.code != 255, o.code != 52 else {
+                throw WireError(field: "option \(o.code)", offset: o.offset,
+                                reason: .invalid("PAD, END and overload are written by the serialiser"))
+            }
+            if o.code == 53 && o.data.count != 1 {
+                throw WireError(field: "option 53", offset: o.offset, reason: .invalid("length \(o.data.count), must be 1"))
+            }
+            if o.data.count > 255 { return nil }
+            size += 2 + o.data.count
+        }
+        return DirectOptions(options: self, size: size)
+    }
+
+    struct DirectOptions {
+        let options: DHCPOptions
+        let size: Int
+        func write(_ out: inout [UInt8]) {
+            for o in options.storage {
+                out.append(o.code); out.append(UInt8(o.data.count))
+                out.append(contentsOf: o.data)
+            }
+        }
+    }
+
     func encodedInstances() throws(WireError) -> [[UInt8]] {
         var out: [[UInt8]] = []
         for o in storage {

@@ -383,7 +383,7 @@ public final class DHCPServer {
                             ciaddr: type == .offer ? .any : m.ciaddr, // RFC 2131 table 3
                             yiaddr: yiaddr, giaddr: m.giaddr, chaddr: m.chaddr)
         if let name = settings.serverName, name.utf8.count < 64 { r.serverHostName = name }
-        let requestList = Set(((try? m.value(.parameterRequestList)) ?? nil) ?? [])
+        let requestList = ((try? m.value(.parameterRequestList)) ?? nil) ?? []   // a few dozen codes: no Set
         do {
             if let type { try r.setValue(type, for: .messageType) }
             if type != nil { try r.setValue(settings.serverAddress, for: .serverIdentifier) }
