@@ -203,8 +203,16 @@ public final class LeaseFile: LeaseStore {
     }
 
     static func macField(_ mac: [UInt8]) -> String {
-        mac.isEmpty ? "-" : mac.map { String($0, radix: 16, uppercase: true).count == 1 ? "0" + String($0, radix: 16, uppercase: true) : String($0, radix: 16, uppercase: true) }.joined(separator: ":")
+        if mac.isEmpty { return "-" }
+        var out: [UInt8] = []
+        out.reserveCapacity(mac.count * 3)
+        for (i, b) in mac.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ":")) }
+            out.append(upperHex(b >> 4)); out.append(upperHex(b & 15))
+        }
+        return String(decoding: out, as: UTF8.self)
     }
+    @inline(__always) static func upperHex(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 55 + n }
 
     static func parseMAC(_ s: String) -> [UInt8]? {
         if s == "-" { return [] }
