@@ -112,7 +112,7 @@ def table(sec, title, note=None):
     md.append("| figure | unit | " + " | ".join(servers) + " | bootd ÷ best peer |")
     md.append("|---|---|" + "---|" * len(servers) + "---|")
     for (_, fig, unit), by in rows:
-        r, best = ratio(by, unit)
+        r, best = ratio(by, unit) if unit not in ("count", "calls") else (None, None)
         cells = [fmt(by.get(s), unit) if s in by else "–" for s in servers]
         rtxt = f"{r:.2f} ({best})" if r is not None else "–"
         md.append(f"| {fig} | {unit} | " + " | ".join(cells) + f" | {rtxt} |")
@@ -152,7 +152,9 @@ if dhcp:
     for fig in (list(summary[servers[0]].keys()) if servers else []):
         by = OrderedDict((s, summary[s][fig]) for s in servers)
         r, best = ratio(by, "exchanges/s")
-        md.append(f"| **{fig}** | exchanges/s | " + " | ".join(fmt(by[s], "x") for s in servers)
+        md.append(f"| **{fig}** | exchanges/s | "
+                  + " | ".join(("< " + str(min(rates))) if (fig.startswith("highest") and by[s] == 0) else fmt(by[s], "x")
+                               for s in servers)
                   + f" | {f'{r:.2f} ({best})' if r is not None else '–'} |")
         if r is not None:
             chart.append((f"dhcp: {fig}", r, False))
