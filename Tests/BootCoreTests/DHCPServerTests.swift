@@ -435,3 +435,18 @@ struct DHCPServerTests {
         #expect(d.payload[(i + 1)...].allSatisfy { $0 == 0 })
     }
 }
+
+@Test("a request relayed from another network gets nothing; one relayed from the served network is answered via giaddr")
+func relayFromOtherNetworkIgnored() throws {
+    let server = DHCPServer(settings: settings { $0.allowSimpleDHCP = true }, leases: [])
+    let foreign = try datagram(clientMessage(.discover, mac: mac(40), persona: .plain, giaddr: IPv4Address(192, 168, 9, 1)),
+                               from: Endpoint(IPv4Address(192, 168, 9, 1), 67))
+    let out = server.handle(foreign, at: t0)
+    #expect(out.sent.isEmpty)
+    #expect(out.logs.contains { $0.contains("ignored DHCP from relay 192.168.9.1") })
+    let local = try datagram(clientMessage(.discover, mac: mac(41), persona: .plain, giaddr: IPv4Address(10, 77, 0, 2)),
+                             from: Endpoint(IPv4Address(10, 77, 0, 2), 67))
+    let reply = try #require(server.handle(local, at: t0).sent.first)
+    #expect(reply.to == Endpoint(IPv4Address(10, 77, 0, 2), 67))
+    #expect(reply.message.messageType == .offer)
+}

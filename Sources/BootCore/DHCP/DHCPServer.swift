@@ -100,6 +100,14 @@ public final class DHCPServer {
             counters.ignored += 1
             return []
         }
+        // A relay agent names its client's network in giaddr. bootd serves one network
+        // (the pool's): a request relayed from another network would get an address that
+        // cannot work there, so it gets nothing (as dnsmasq with no dhcp-range for it).
+        if message.giaddr != .any,
+           message.giaddr.value & settings.subnetMask.value != settings.networkAddress.value {
+            counters.ignored += 1
+            return [.log(LogRecord(.info, "ignored DHCP from relay \(message.giaddr): its network is not the one served (\(settings.networkAddress)/\(settings.subnetMask))"))]
+        }
         let client = identify(message)
         var out: [DHCPServerAction] = []
         let type = message.messageType
