@@ -85,6 +85,9 @@ public final class BootdServer: @unchecked Sendable {
             do { i = try HostInterface.serving(poolStart: poolStart, among: interfaces) } catch { throw BootdStartError(error.description) }
             iface = i
             let serverAddress = config.bootpd.address == .any ? i.address : config.bootpd.address
+            if config.bootpd.address != .any, !interfaces.contains(where: { $0.address == config.bootpd.address }) {
+                throw BootdStartError("[bootpd] address \(config.bootpd.address) is not an address of this host (interfaces: \(interfaces.map(\.description).joined(separator: ", ")))")
+            }
             let problems = config.staticBindingProblems(network: i.address, netmask: config.bootpd.netmask ?? i.netmask, serverAddress: serverAddress)
             if !problems.isEmpty { throw BootdStartError(problems.map(\.description).joined(separator: "\n")) }
             guard let s = DHCPServerSettings(configuration: config, serverAddress: serverAddress, interfaceNetmask: i.netmask,
@@ -161,8 +164,14 @@ public final class BootdServer: @unchecked Sendable {
                     serverPort == 67 ? p : p == 67 ? serverPort : p == 68 ? serverPort &+ 1 : p
                 }
                 let p = try NIOPortFactory.listen(
-                    service: "DHCP", on: loop, address: config.bootpd.address, port: serverPort,
-                    interfaceIndex: config.bootpd.address == .any ? iface?.index : nil, tap: tapValue.value,
+                    // Always the wildcard address: a socket bound to a unicast address never
+                    // receives the broadcast DISCOVERs of clients without an address. A
+                    // configured `address` picks the interface (the one holding it) and the
+                    // server identifier instead, as dnsmasq's bind-interfaces does.
+                    service: "DHCP", on: loop, address: .any, port: serverPort,
+                    interfaceIndex: Self.dhcpInterfaceIndex(configured: config.bootpd.address, served: iface,
+                                                            among: options.interfaces ?? HostInterface.all()),
+                    tap: tapValue.value,
                     ownAddresses: Set((options.interfaces ?? HostInterface.all()).map(\.address)), portMap: portMap,
                     priority: DHCPIngress.completesExchange
                 ) { d in state.value?.daemon?.receiveDHCP(d) }
@@ -210,6 +219,13 @@ public final class BootdServer: @unchecked Sendable {
             logger.info("DHCP listening on \(dhcpEndpoint) serving \(iface.name) \(iface.address)/\(iface.netmask), receive buffer \(dhcpReceiveBuffer / 1024) KiB")
         }
         if let tftpEndpoint { logger.info("TFTP listening on \(tftpEndpoint), root \(config.resolvedTFTPRoot)") }
+    }
+
+    /// The interface the DHCP socket is bound to: the one holding `[bootpd] address` when
+    /// it names one, else the served network's (found from pool_start).
+    static func dhcpInterfaceIndex(configured: IPv4Address, served: HostInterface?, among interfaces: [HostInterface]) -> Int? {
+        if configured != .any, let owner = interfaces.first(where: { $0.address == configured }) { return owner.index }
+        return served?.index
     }
 
     /// Runs `body` with the daemon on its loop (tests, introspection).
