@@ -143,7 +143,7 @@ if dhcp:
     md.append("")
     md.append("## DHCP (perfdhcp, 4-way exchanges, new clients, durable leases)")
     md.append("")
-    md.append("bootd journals each lease and fsyncs before the ACK; dnsmasq rewrites its lease file; "
+    md.append("bootd journals each lease and fdatasyncs it before its ACK leaves, one sync per burst of requests (group commit: one per lease when they come one at a time, as in the strace line); dnsmasq rewrites its lease file; "
               "kea-dhcp4 memfile appends to its CSV lease file without fsync. A rate that is not listed for "
               "a server was skipped because a lower rate already lost 1% or more.")
     md.append("")
