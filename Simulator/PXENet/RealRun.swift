@@ -136,16 +136,11 @@ public final class RealRun: @unchecked Sendable {
         // Off port 67 the server answers on port+1 (dnsmasq's --dhcp-alternate-port, bootd's).
         let clientPort: UInt16 = options.target.port == 67 ? 68 : options.target.port &+ 1
         // Hundreds of clients' OFFERs and ACKs arrive on this one socket within milliseconds:
-        // a 4 MiB receive buffer when allowed (root), else the system's default.
+        // a 4 MiB receive buffer (past rmem_max when root; `listen` falls back by itself).
         let receive: @Sendable (Datagram) -> Void = { [unowned self] d in self.dhcpReceived(d) }
         do {
-            do {
-                dhcpPort = try NIOPortFactory.listen(service: "pxe-sim DHCP client", on: loop, address: .any, port: clientPort,
-                                                     interfaceIndex: Int(index), receiveBuffer: 4 << 20, receive: receive)
-            } catch {
-                dhcpPort = try NIOPortFactory.listen(service: "pxe-sim DHCP client", on: loop, address: .any, port: clientPort,
-                                                     interfaceIndex: Int(index), receive: receive)
-            }
+            dhcpPort = try NIOPortFactory.listen(service: "pxe-sim DHCP client", on: loop, address: .any, port: clientPort,
+                                                 interfaceIndex: Int(index), receiveBuffer: 4 << 20, receive: receive)
         } catch {
             try? group.syncShutdownGracefully()
             throw RealRunError("\(error) (is a DHCP client such as dhclient running on \(options.interface)?)")

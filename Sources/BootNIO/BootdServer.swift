@@ -76,17 +76,24 @@ public final class BootdServer: @unchecked Sendable {
         // The served network: from pool_start among the host's interfaces.
         var dhcpSettings: DHCPServerSettings?
         var iface: HostInterface?
+        // The DHCP socket's interface: the one holding `[bootpd] address` when it names one,
+        // else the served network's (found from pool_start).
+        var dhcpInterfaceIndex: Int?
+        let interfaces = options.dhcp ? (options.interfaces ?? HostInterface.all()) : []
         if options.dhcp {
             guard let poolStart = config.bootpd.poolStart else {
                 throw BootdStartError("[bootpd] pool_start is required to serve DHCP (or run with -t for TFTP only)")
             }
-            let interfaces = options.interfaces ?? HostInterface.all()
             let i: HostInterface
             do { i = try HostInterface.serving(poolStart: poolStart, among: interfaces) } catch { throw BootdStartError(error.description) }
             iface = i
             let serverAddress = config.bootpd.address == .any ? i.address : config.bootpd.address
-            if config.bootpd.address != .any, !interfaces.contains(where: { $0.address == config.bootpd.address }) {
-                throw BootdStartError("[bootpd] address \(config.bootpd.address) is not an address of this host (interfaces: \(interfaces.map(\.description).joined(separator: ", ")))")
+            dhcpInterfaceIndex = i.index
+            if config.bootpd.address != .any {
+                guard let owner = interfaces.first(where: { $0.address == config.bootpd.address }) else {
+                    throw BootdStartError("[bootpd] address \(config.bootpd.address) is not an address of this host (interfaces: \(interfaces.map(\.description).joined(separator: ", ")))")
+                }
+                dhcpInterfaceIndex = owner.index
             }
             let problems = config.staticBindingProblems(network: i.address, netmask: config.bootpd.netmask ?? i.netmask, serverAddress: serverAddress)
             if !problems.isEmpty { throw BootdStartError(problems.map(\.description).joined(separator: "\n")) }
@@ -169,10 +176,8 @@ public final class BootdServer: @unchecked Sendable {
                     // configured `address` picks the interface (the one holding it) and the
                     // server identifier instead, as dnsmasq's bind-interfaces does.
                     service: "DHCP", on: loop, address: .any, port: serverPort,
-                    interfaceIndex: Self.dhcpInterfaceIndex(configured: config.bootpd.address, served: iface,
-                                                            among: options.interfaces ?? HostInterface.all()),
-                    tap: tapValue.value,
-                    ownAddresses: Set((options.interfaces ?? HostInterface.all()).map(\.address)), portMap: portMap,
+                    interfaceIndex: dhcpInterfaceIndex, tap: tapValue.value,
+                    ownAddresses: Set(interfaces.map(\.address)), portMap: portMap,
                     priority: DHCPIngress.completesExchange
                 ) { d in state.value?.daemon?.receiveDHCP(d) }
                 dhcpEndpoint = p.local
@@ -219,13 +224,6 @@ public final class BootdServer: @unchecked Sendable {
             logger.info("DHCP listening on \(dhcpEndpoint) serving \(iface.name) \(iface.address)/\(iface.netmask), receive buffer \(dhcpReceiveBuffer / 1024) KiB")
         }
         if let tftpEndpoint { logger.info("TFTP listening on \(tftpEndpoint), root \(config.resolvedTFTPRoot)") }
-    }
-
-    /// The interface the DHCP socket is bound to: the one holding `[bootpd] address` when
-    /// it names one, else the served network's (found from pool_start).
-    static func dhcpInterfaceIndex(configured: IPv4Address, served: HostInterface?, among interfaces: [HostInterface]) -> Int? {
-        if configured != .any, let owner = interfaces.first(where: { $0.address == configured }) { return owner.index }
-        return served?.index
     }
 
     /// Runs `body` with the daemon on its loop (tests, introspection).

@@ -241,43 +241,42 @@ extension DHCPMessage {
         guard file.count == 128 else {
             throw WireError(field: "file", offset: 108, reason: .outOfRange(value: file.count, allowed: 0...128))
         }
-        // Fast path (nearly every reply): the options fit after the fixed header without
-        // overload; write them straight into one buffer, no array per option.
-        if let direct = try options.encodedDirectly(), 240 + direct.size + 1 <= (maximumSize ?? Int.max) {
-            if let limit = maximumSize, limit < Self.minimumBOOTPSize {
-                throw WireError(field: "maximum message size", offset: 0,
-                                reason: .outOfRange(value: limit, allowed: Self.minimumBOOTPSize...Int.max))
-            }
-            var out: [UInt8] = []
-            out.reserveCapacity(max(Self.minimumBOOTPSize, 240 + direct.size + 1))
-            out.append(op.rawValue); out.append(htype); out.append(hlen); out.append(hops)
-            out.appendU32(xid); out.appendU16(secs); out.appendU16(flags)
-            out.appendU32(ciaddr.value); out.appendU32(yiaddr.value)
-            out.appendU32(siaddr.value); out.appendU32(giaddr.value)
-            out += chaddr
-            out += sname; out += file
-            out.appendU32(Self.magicCookie)
-            direct.write(&out)
-            out.append(255)
-            if out.count < Self.minimumBOOTPSize { out += [UInt8](repeating: 0, count: Self.minimumBOOTPSize - out.count) }
-            return out
+        // Validates every option (the same checks and errors as `encodedInstances`).
+        let direct = try options.encodedDirectly()
+        let limit = maximumSize ?? Int.max
+        if limit < Self.minimumBOOTPSize {
+            throw WireError(field: "maximum message size", offset: 0,
+                            reason: .outOfRange(value: limit, allowed: Self.minimumBOOTPSize...Int.max))
         }
-        let chunks = try options.encodedInstances()
-
         var out: [UInt8] = []
-        out.reserveCapacity(max(Self.minimumBOOTPSize, 240 + chunks.reduce(0) { $0 + $1.count } + 1))
+        out.reserveCapacity(max(Self.minimumBOOTPSize, 240 + (direct?.size ?? 0) + 1))
         out.append(op.rawValue); out.append(htype); out.append(hlen); out.append(hops)
         out.appendU32(xid); out.appendU16(secs); out.appendU16(flags)
         out.appendU32(ciaddr.value); out.appendU32(yiaddr.value)
         out.appendU32(siaddr.value); out.appendU32(giaddr.value)
         out += chaddr
 
-        let total = chunks.reduce(0) { $0 + $1.count }
-        let limit = maximumSize ?? Int.max
-        if limit < Self.minimumBOOTPSize {
-            throw WireError(field: "maximum message size", offset: 0,
-                            reason: .outOfRange(value: limit, allowed: Self.minimumBOOTPSize...Int.max))
+        if let direct, 240 + direct.size + 1 <= limit {
+            // Nearly every reply: no option needs splitting and all fit without overload;
+            // written straight into the message, no array per option.
+            out += sname; out += file
+            out.appendU32(Self.magicCookie)
+            direct.write(&out)
+            out.append(255)
+        } else {
+            try appendSplitOrOverloaded(to: &out, limit: limit)
         }
+        if out.count < Self.minimumBOOTPSize {
+            out += [UInt8](repeating: 0, count: Self.minimumBOOTPSize - out.count)
+        }
+        return out
+    }
+
+    /// Options that need splitting (RFC 3396) or do not fit in the options area (option 52
+    /// overload into `file` and `sname`), after the fixed header and `chaddr`.
+    private func appendSplitOrOverloaded(to out: inout [UInt8], limit: Int) throws(WireError) {
+        let chunks = try options.encodedInstances()
+        let total = chunks.reduce(0) { $0 + $1.count }
         if 240 + total + 1 <= limit {
             out += sname; out += file
             out.appendU32(Self.magicCookie)
@@ -322,9 +321,5 @@ extension DHCPMessage {
             out += areas[0].bytes
             out.append(255)
         }
-        if out.count < Self.minimumBOOTPSize {
-            out += [UInt8](repeating: 0, count: Self.minimumBOOTPSize - out.count)
-        }
-        return out
     }
 }

@@ -65,9 +65,10 @@ public struct DHCPOptions: Hashable, Sendable, RandomAccessCollection {
 
     /// Wire form of every option, each split into instances of at most 255 bytes.
     /// The options' encoded size when none needs splitting (each at most 255 bytes), after
-    /// the same checks as `encodedInstances`; nil when one must be split.
+    /// the same checks as `encodedInstances` on every option; nil when one must be split.
     func encodedDirectly() throws(WireError) -> DirectOptions? {
         var size = 0
+        var needsSplit = false
         for o in storage {
             guard o.code != 0, o.code != 255, o.code != 52 else {
                 throw WireError(field: "option \(o.code)", offset: o.offset,
@@ -76,10 +77,10 @@ public struct DHCPOptions: Hashable, Sendable, RandomAccessCollection {
             if o.code == 53 && o.data.count != 1 {
                 throw WireError(field: "option 53", offset: o.offset, reason: .invalid("length \(o.data.count), must be 1"))
             }
-            if o.data.count > 255 { return nil }
+            if o.data.count > 255 { needsSplit = true }
             size += 2 + o.data.count
         }
-        return DirectOptions(options: self, size: size)
+        return needsSplit ? nil : DirectOptions(options: self, size: size)
     }
 
     struct DirectOptions {
