@@ -510,7 +510,7 @@ public final class BootClient {
 
     private func collect(_ bytes: [UInt8]) {
         outcome.bytesReceived += bytes.count
-        outcome.checksum = ClientOutcome.fnv1a(bytes, from: outcome.checksum)
+        if options.checksum { outcome.checksum = ClientOutcome.fnv1a(bytes, from: outcome.checksum) }
         if options.keepBytes { received += bytes }
     }
 

@@ -59,7 +59,7 @@ public final class SimFileTree: FileSource {
     public func size(of file: FileHandleID) -> Int { handles[file.id]?.count ?? 0 }
 
     public func read(_ file: FileHandleID, offset: Int, count: Int,
-                     completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
+                     completion: @escaping (Result<ArraySlice<UInt8>, FileSourceError>) -> Void) {
         reads += 1
         guard let bytes = handles[file.id] else { complete(.failure(.ioError("bad handle")), completion); return }
         if random.chance(readErrorRate) {
@@ -69,7 +69,7 @@ public final class SimFileTree: FileSource {
         guard offset >= 0, count >= 0 else { complete(.failure(.ioError("bad range")), completion); return }
         let start = min(offset, bytes.count)
         let end = min(bytes.count, start + count)
-        let chunk = Array(bytes[start..<end])
+        let chunk = bytes[start..<end]
         bytesRead += chunk.count
         complete(.success(chunk), completion)
     }

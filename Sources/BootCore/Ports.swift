@@ -162,8 +162,10 @@ public protocol FileSource: AnyObject {
     /// its size, or why it cannot be served.
     func open(_ path: String, completion: @escaping (Result<FileHandleID, FileSourceError>) -> Void)
     func size(of file: FileHandleID) -> Int
-    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
-    func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void)
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file. A slice,
+    /// so a source holding the file in memory hands out views of one copy: a thousand
+    /// transfers of one cached file then hold no bytes of their own.
+    func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<ArraySlice<UInt8>, FileSourceError>) -> Void)
     func close(_ file: FileHandleID)
 }
 

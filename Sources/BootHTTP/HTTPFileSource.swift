@@ -73,12 +73,12 @@ public final class HTTPFileSource: FileSource {
     public func size(of file: FileHandleID) -> Int { handles[file]?.count ?? 0 }
 
     public func read(_ file: FileHandleID, offset: Int, count: Int,
-                     completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
-        let result: Result<[UInt8], FileSourceError>
+                     completion: @escaping (Result<ArraySlice<UInt8>, FileSourceError>) -> Void) {
+        let result: Result<ArraySlice<UInt8>, FileSourceError>
         if let bytes = handles[file] {
             let start = max(0, min(offset, bytes.count))
             let end = min(bytes.count, start + max(0, count))
-            result = .success(Array(bytes[start..<end]))
+            result = .success(bytes[start..<end])
         } else {
             result = .failure(.ioError("read of a closed file"))
         }

@@ -113,6 +113,17 @@ public final class BootdServer: @unchecked Sendable {
             t.retries = config.tftpd.retries
             t.filters = config.filters
             t.singlePort = config.tftpd.singlePort
+            t.maxSessions = config.tftpd.maxTransfers
+            // Each transfer holds a socket: stay within the descriptor limit (bootd raises
+            // its soft limit to the hard one), keeping 256 for everything else.
+            var limit = rlimit()
+            if !t.singlePort, getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int32.max) {
+                let fit = max(16, Int(limit.rlim_cur) - 256)
+                if fit < t.maxSessions {
+                    logger.warning("[tftpd] max_transfers \(t.maxSessions) lowered to \(fit): the descriptor limit is \(limit.rlim_cur) (raise it with `ulimit -n` or LimitNOFILE=)")
+                    t.maxSessions = fit
+                }
+            }
             tftpSettings = t
         }
 

@@ -166,7 +166,7 @@ public final class LocalFileSource: FileSource {
 
     public func size(of file: FileHandleID) -> Int { handles[file.id]?.size ?? 0 }
 
-    public func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
+    public func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<ArraySlice<UInt8>, FileSourceError>) -> Void) {
         loop.preconditionInEventLoop()
         let done = NIOLoopBound(completion, eventLoop: loop)
         guard let f = handles[file.id] else {
@@ -175,7 +175,7 @@ public final class LocalFileSource: FileSource {
         }
         let want = max(0, min(count, f.size - max(0, offset)))
         if let bytes = f.bytes {
-            let slice = Array(bytes[min(offset, bytes.count)..<min(offset + want, bytes.count)])
+            let slice = bytes[min(offset, bytes.count)..<min(offset + want, bytes.count)]   // no copy
             loop.execute { done.value(.success(slice)) }
             return
         }
@@ -212,7 +212,7 @@ public final class LocalFileSource: FileSource {
             let waiters = f.loadWaiters ?? []
             f.loadWaiters = nil
             if case .success(.success(let bytes)) = result, bytes.count == size {
-                f.bytes = bytes
+                f.bytes = Array(bytes)   // the whole array: no copy
             } else {
                 // Not cached (I/O error, file shrank): the budget is given back and the
                 // readers go to pread, which reports the error per read.
@@ -223,7 +223,7 @@ public final class LocalFileSource: FileSource {
         }
     }
 
-    static func pread(_ fd: Int32, offset: Int, count want: Int) -> Result<[UInt8], FileSourceError> {
+    static func pread(_ fd: Int32, offset: Int, count want: Int) -> Result<ArraySlice<UInt8>, FileSourceError> {
         var bytes = [UInt8](repeating: 0, count: want)
         var got = 0
         while got < want {
@@ -233,7 +233,7 @@ public final class LocalFileSource: FileSource {
             got += n
         }
         if got < want { bytes.removeLast(want - got) }
-        return .success(bytes)
+        return .success(bytes[...])
     }
 
     public func close(_ file: FileHandleID) {

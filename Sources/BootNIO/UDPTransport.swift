@@ -152,6 +152,7 @@ public final class UDPPort: BoundPort {
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
         if !flushScheduled {
             flushScheduled = true
+            if let batch { batch.add(self); return }
             let me = NIOLoopBound(self, eventLoop: loop)
             loop.execute {
                 let port = me.value
@@ -160,7 +161,14 @@ public final class UDPPort: BoundPort {
             }
         }
     }
-    private var flushScheduled = false
+    fileprivate var flushScheduled = false
+    /// The transfer ports of one factory share one flush task per loop iteration (a storm
+    /// of lock-step transfers writes one block on each of hundreds of ports per iteration).
+    fileprivate var batch: FlushBatch?
+    fileprivate func flushNow() {
+        flushScheduled = false
+        channel?.flush()
+    }
     private var lastPeer: (Endpoint, SocketAddress)?
 
     public func close() {
@@ -175,6 +183,29 @@ public final class UDPPort: BoundPort {
     public var isOpen: Bool { !closed }
 }
 
+/// Ports with writes waiting for their flush, flushed together once per loop iteration.
+final class FlushBatch {
+    let loop: any EventLoop
+    private var ports: [UDPPort] = []
+    private var scheduled = false
+    init(loop: any EventLoop) { self.loop = loop }
+
+    fileprivate func add(_ port: UDPPort) {
+        ports.append(port)
+        guard !scheduled else { return }
+        scheduled = true
+        let me = NIOLoopBound(self, eventLoop: loop)
+        loop.execute { me.value.flush() }
+    }
+
+    private func flush() {
+        scheduled = false
+        let due = ports
+        ports.removeAll(keepingCapacity: true)
+        for p in due { p.flushNow() }
+    }
+}
+
 /// Opens the daemon's UDP ports on one event loop.
 public final class NIOPortFactory: PortFactory {
     public let loop: any EventLoop
@@ -182,9 +213,17 @@ public final class NIOPortFactory: PortFactory {
     /// Open transfer ports, for the daemon's accounting.
     public private(set) var opened = 0
     public private(set) var failures = 0
+    /// The largest datagram a transfer port receives whole (longer ones are truncated).
+    /// The server's transfer ports receive only ACKs and ERRORs, so 2 KiB is plenty; NIO
+    /// keeps one receive buffer of this size per open socket, and at 64 KiB 1,000
+    /// transfers held 64 MiB of them. A client receiving DATA sets blksize + 4.
+    public var transferReceiveSize = 2048
+
+    private let batch: FlushBatch
 
     public init(loop: any EventLoop, tap: DatagramTap? = nil) {
         self.loop = loop; self.tap = tap
+        batch = FlushBatch(loop: loop)
     }
 
     /// A listening port (DHCP or TFTP), bound before the daemon starts; `receive` runs on
@@ -266,8 +305,9 @@ public final class NIOPortFactory: PortFactory {
         loop.preconditionInEventLoop()
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { failures += 1; return nil }
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_IP, IP_PKTINFO, &one, socklen_t(MemoryLayout<Int32>.size))
+        // No IP_PKTINFO here: the port is bound to one address (the one the request came
+        // to) and talks to one peer, so the destination is known without a control
+        // message per datagram.
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = port.bigEndian
@@ -283,13 +323,16 @@ public final class NIOPortFactory: PortFactory {
         guard rc == 0, rc2 == 0 else { Glibc.close(fd); failures += 1; return nil }
         let local = Endpoint(address, UInt16(bigEndian: bound.sin_port))
         let p = UDPPort(local: local, loop: loop, tap: tap)
+        p.batch = batch
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)
         let portBound = NIOLoopBound(p, eventLoop: loop)
         let tap = NIOLoopBound(self.tap, eventLoop: loop)
+        // One datagram per read: a transfer has at most one ACK in flight, and reading on
+        // to EAGAIN would cost a second recvmsg per ACK. (NIO's epoll is level-triggered:
+        // anything left is read on the next iteration.)
         DatagramBootstrap(group: loop)
-            .channelOption(.receivePacketInfo, value: true)
-            .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            .channelOption(.maxMessagesPerRead, value: 1)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: transferReceiveSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let r = receiveBound.value

@@ -31,13 +31,13 @@ final class TFTPFakeFiles {
         return .success((h, bytes.count))
     }
 
-    func read(_ h: FileHandleID, offset: Int, count: Int) -> Result<[UInt8], FileSourceError> {
+    func read(_ h: FileHandleID, offset: Int, count: Int) -> Result<ArraySlice<UInt8>, FileSourceError> {
         let path = handles[h]!
         reads.append((path, offset, count))
         if let at = failReads[path], offset + count > at { return .failure(.ioError("EIO")) }
         let bytes = files[path]!
         let end = min(bytes.count, offset + count)
-        return .success(offset < end ? Array(bytes[offset..<end]) : [])
+        return .success(offset < end ? bytes[offset..<end] : [])
     }
 }
 

@@ -13,13 +13,13 @@ func open(_ source: Unchecked<HTTPFileSource>, _ path: String, on loop: any Even
 }
 
 func read(_ source: Unchecked<HTTPFileSource>, _ h: FileHandleID, _ offset: Int, _ count: Int,
-          on loop: any EventLoop) async -> Result<[UInt8], FileSourceError> {
+          on loop: any EventLoop) async -> Result<ArraySlice<UInt8>, FileSourceError> {
     await onLoop(loop) { done in source.value.read(h, offset: offset, count: count) { done($0) } }
 }
 
 func readBytes(_ source: Unchecked<HTTPFileSource>, _ h: FileHandleID, _ offset: Int, _ count: Int,
                on loop: any EventLoop) async -> [UInt8]? {
-    try? await read(source, h, offset, count, on: loop).get()
+    (try? await read(source, h, offset, count, on: loop).get()).map { Array($0) }
 }
 
 func size(_ source: Unchecked<HTTPFileSource>, _ h: FileHandleID, on loop: any EventLoop) async -> Int {

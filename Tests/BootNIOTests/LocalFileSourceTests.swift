@@ -46,7 +46,7 @@ struct LocalFileSourceTests {
                     var pending = handles.count
                     for (i, h) in handles.enumerated() {
                         source.read(h, offset: (i % 5) * 65536, count: 65536) { r in
-                            if case let .success(b) = r { results.chunks.append(b) } else { results.errors.append("read \(r)") }
+                            if case let .success(b) = r { results.chunks.append(Array(b)) } else { results.errors.append("read \(r)") }
                             pending -= 1
                             if pending == 0 {
                                 results.loads = source.cacheLoads
@@ -78,14 +78,14 @@ struct LocalFileSourceTests {
             source.open("f") { r in
                 guard case let .success(h) = r else { return }
                 source.read(h, offset: 0, count: 100) { r in
-                    if case let .success(b) = r { results.first = b }
+                    if case let .success(b) = r { results.first = Array(b) }
                     // Replaced while the first transfer still holds it: new inode, new size.
                     try? FileManager.default.removeItem(atPath: dir.path + "/f")
                     dir.write("f", [9, 9, 9, 9])
                     source.open("f") { r in
                         guard case let .success(h2) = r else { return }
                         source.read(h2, offset: 0, count: 100) { r in
-                            if case let .success(b) = r { results.second = b }
+                            if case let .success(b) = r { results.second = Array(b) }
                             source.close(h); source.close(h2)
                             source.open("../etc/passwd") { r in
                                 if case let .failure(e) = r { results.escape = "\(e)" }

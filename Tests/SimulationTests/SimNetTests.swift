@@ -475,7 +475,7 @@ private func lossRun(seed: UInt64) throws -> Pair {
     var offset = 0
     while true {
         var chunk: [UInt8] = []
-        source.read(h, offset: offset, count: 512) { chunk = (try? $0.get()) ?? [] }
+        source.read(h, offset: offset, count: 512) { chunk = (try? $0.get()).map { Array($0) } ?? [] }
         assembled += chunk
         offset += chunk.count
         if chunk.count < 512 { break }
@@ -486,10 +486,10 @@ private func lossRun(seed: UInt64) throws -> Pair {
     // Replacing the file does not disturb the open handle.
     tree.files["boot/pxelinux.0"] = [1]
     var last: [UInt8]?
-    source.read(h, offset: 65_535, count: 512) { last = try? $0.get() }
+    source.read(h, offset: 65_535, count: 512) { last = (try? $0.get()).map { Array($0) } }
     #expect(last == [big[65_535]])
     source.close(h)
-    var afterClose: Result<[UInt8], FileSourceError>?
+    var afterClose: Result<ArraySlice<UInt8>, FileSourceError>?
     source.read(h, offset: 0, count: 1) { afterClose = $0 }
     #expect(afterClose == .failure(.ioError("bad handle")))
     var missing: Result<FileHandleID, FileSourceError>?

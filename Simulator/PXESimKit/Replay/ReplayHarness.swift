@@ -95,10 +95,10 @@ package final class DirectoryFiles: FileSource {
         completion(.success(FileHandleID(id: id)))
     }
     package func size(of file: FileHandleID) -> Int { open[file.id]?.count ?? 0 }
-    package func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<[UInt8], FileSourceError>) -> Void) {
+    package func read(_ file: FileHandleID, offset: Int, count: Int, completion: @escaping (Result<ArraySlice<UInt8>, FileSourceError>) -> Void) {
         guard let b = open[file.id] else { return completion(.failure(.ioError("closed"))) }
         let lo = min(offset, b.count), hi = min(offset + count, b.count)
-        completion(.success(Array(b[lo..<hi])))
+        completion(.success(b[lo..<hi]))
     }
     package func close(_ file: FileHandleID) { open[file.id] = nil }
 }

@@ -342,10 +342,15 @@ public struct TFTPSettings: Hashable, Sendable {
     /// Serve every transfer from the listening port (for NAT and containers that forward
     /// one UDP port) instead of one port per transfer (RFC 1350).
     public var singlePort: Bool
+    /// Transfers at once (like dnsmasq's `tftp-max`), each with its own port and socket.
+    /// A PXE ROM's size probe and its download overlap for a moment, so a rack of N
+    /// machines powering on needs up to 2N. Requests beyond it are dropped and come back
+    /// with the client's retransmission.
+    public var maxTransfers: Int
     public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
-                timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false) {
+                timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false, maxTransfers: Int = 4096) {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
-        self.timeout = timeout; self.retries = retries; self.singlePort = singlePort
+        self.timeout = timeout; self.retries = retries; self.singlePort = singlePort; self.maxTransfers = maxTransfers
     }
 }
 

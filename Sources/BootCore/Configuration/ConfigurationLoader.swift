@@ -389,7 +389,8 @@ private struct Builder {
             case "timeout": if let d = seconds(e, max: 255) { config.tftpd.timeout = d }
             case "retries": if let n = integer(e, 0...100, what: "retries") { config.tftpd.retries = n }
             case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
-            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port"])
+            case "max_transfers": if let n = integer(e, 1...65536, what: "max_transfers") { config.tftpd.maxTransfers = n }
+            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers"])
             }
         }
     }
@@ -591,6 +592,7 @@ extension BootConfiguration {
         kv("timeout", formatSeconds(tftpd.timeout))
         kv("retries", String(tftpd.retries))
         kv("single_port", tftpd.singlePort ? "yes" : "no")
+        kv("max_transfers", String(tftpd.maxTransfers))
 
         sec("httpd")
         kv("address", httpd.address.description)

@@ -160,8 +160,9 @@ public final class TFTPServer {
         var lastBlock = 0
         /// Absolute index of the first block of the current window; 0: the OACK is the window.
         var windowStart = 0
-        /// File data held: bytes `chunkOffset ..< chunkOffset + chunk.count`.
-        var chunk: [UInt8] = []
+        /// File data held: bytes `chunkOffset ..< chunkOffset + chunk.count` (a slice: often a
+        /// view of the file source's cached copy; index it from `chunk.startIndex`).
+        var chunk: ArraySlice<UInt8> = []
         var chunkOffset = 0
         /// The read in flight.
         var pendingRead: (offset: Int, count: Int)?
@@ -337,14 +338,14 @@ public final class TFTPServer {
     }
 
     /// The file source answered `.readFile(id, _, offset: offset, _)`.
-    public func dataRead(_ id: TFTPSessionID, offset: Int, _ result: Result<[UInt8], FileSourceError>,
+    public func dataRead(_ id: TFTPSessionID, offset: Int, _ result: Result<ArraySlice<UInt8>, FileSourceError>,
                          at now: Instant) -> [TFTPServerAction] {
         guard let s = sessions[id], let pending = s.pendingRead, pending.offset == offset else { return [] }
         s.pendingRead = nil
         if s.phase == .resolvingFilter {
             var out: [TFTPServerAction] = []
             if let h = s.filterHandle { out.append(.closeFile(h)); s.filterHandle = nil }
-            guard case let .success(bytes) = result, let line = tftpFirstLine(bytes) else {
+            guard case let .success(bytes) = result, let line = tftpFirstLine(Array(bytes)) else {
                 return out + fail(s, reply: TFTPError(code: .notDefined, message: "filter file unreadable"),
                                   level: .warning, "filter file \(s.path) for \(s.requestedName) is unreadable or empty",
                                   at: now)
@@ -374,7 +375,10 @@ public final class TFTPServer {
                             "reading \(s.path) at \(offset) for \(s.peer): \(bytes.count) bytes instead of \(expected) (file changed?)",
                             at: now)
             }
-            if offset == s.chunkOffset + s.chunk.count {
+            if s.chunk.isEmpty {
+                s.chunk = bytes   // a view of the source's bytes: no copy
+                s.chunkOffset = offset
+            } else if offset == s.chunkOffset + s.chunk.count {
                 s.chunk += bytes  // after the kept tail of the previous chunk (see `read`)
             } else {
                 s.chunk = bytes
@@ -585,7 +589,8 @@ public final class TFTPServer {
                 payload.reserveCapacity(4 + r.count)
                 payload.append(0); payload.append(3)
                 payload.append(UInt8(truncatingIfNeeded: b >> 8)); payload.append(UInt8(truncatingIfNeeded: b))
-                payload.append(contentsOf: s.chunk[(r.lowerBound - s.chunkOffset)..<(r.upperBound - s.chunkOffset)])
+                let base = s.chunk.startIndex - s.chunkOffset
+                payload.append(contentsOf: s.chunk[(base + r.lowerBound)..<(base + r.upperBound)])
                 out.append(send(payload, s))
             }
             let count = last - first + 1
@@ -607,7 +612,7 @@ public final class TFTPServer {
         let start = (b - 1) * s.blksize
         let chunkEnd = s.chunkOffset + s.chunk.count
         if start >= s.chunkOffset, start < chunkEnd {
-            s.chunk = Array(s.chunk[(start - s.chunkOffset)...])
+            s.chunk = s.chunk[(s.chunk.startIndex + start - s.chunkOffset)...]
         } else {
             s.chunk = []
         }

@@ -20,7 +20,8 @@ public struct TFTPServerSettings: Hashable, Sendable {
     /// Retransmissions of one window (or OACK) without progress before the transfer is
     /// given up (`[tftpd] retries`, default 5: six sends in all).
     public var retries: Int
-    /// Concurrent sessions, including those still opening their file (default 1024).
+    /// Concurrent sessions, including those still opening their file (default 4096,
+    /// `[tftpd] max_transfers`).
     /// A request beyond the bound is dropped (the client's own retransmission of the RRQ
     /// gets in once a slot is free), counted and logged at debug level.
     public var maxSessions: Int
@@ -45,7 +46,7 @@ public struct TFTPServerSettings: Hashable, Sendable {
 
     public init(
         defaultBlksize: Int = 512, maxBlksize: Int = 65464, timeout: Duration = .seconds(2), retries: Int = 5,
-        maxSessions: Int = 1024, maxWindowSize: Int = 64, readChunkSize: Int = 65536, singlePort: Bool = false,
+        maxSessions: Int = 4096, maxWindowSize: Int = 64, readChunkSize: Int = 65536, singlePort: Bool = false,
         fileSourceTimeout: Duration = .seconds(30), filters: [FilterRule] = []
     ) {
         self.defaultBlksize = defaultBlksize
