@@ -151,11 +151,7 @@ public final class Scenario {
             throw ScenarioError(description: "\(options.configurationName): no DHCP service configured")
         }
         dhcpSettings = dhcp
-        var tftpSettings = TFTPServerSettings()
-        tftpSettings.defaultBlksize = config.tftpd.blockSize
-        tftpSettings.timeout = config.tftpd.timeout
-        tftpSettings.retries = config.tftpd.retries
-        tftpSettings.filters = config.filters
+        let tftpSettings = TFTPServerSettings(configuration: config)
 
         simulation = Simulation(seed: options.seed)
         network = SimNetwork(simulation: simulation,

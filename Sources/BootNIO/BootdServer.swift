@@ -107,13 +107,7 @@ public final class BootdServer: @unchecked Sendable {
         servedInterface = iface
         var tftpSettings: TFTPServerSettings?
         if options.tftp {
-            var t = TFTPServerSettings()
-            t.defaultBlksize = config.tftpd.blockSize
-            t.timeout = config.tftpd.timeout
-            t.retries = config.tftpd.retries
-            t.filters = config.filters
-            t.singlePort = config.tftpd.singlePort
-            t.maxSessions = config.tftpd.maxTransfers
+            var t = TFTPServerSettings(configuration: config)
             // Each transfer holds a socket: stay within the descriptor limit (bootd raises
             // its soft limit to the hard one), keeping 256 for everything else.
             var limit = rlimit()

@@ -252,6 +252,9 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         let c = try load("[tftpd]\naddress = 10.0.0.1\nport = 6969\nroot = /srv/tftp\nblocksize = 1468\ntimeout = 0.5\nretries = 9\nsingle_port = yes\n").configuration.tftpd
         #expect(c == TFTPSettings(address: IPv4Address(10, 0, 0, 1), port: 6969, root: .local("/srv/tftp"), blockSize: 1468, timeout: .milliseconds(500), retries: 9, singlePort: true))
         #expect(errors("[tftpd]\nsingle_port = sometimes\n").count == 1)
+        #expect(try load("[tftpd]\nmax_transfers = 2000\n").configuration.tftpd.maxTransfers == 2000)
+        #expect(try load("").configuration.tftpd.maxTransfers == 4096)
+        #expect(errors("[tftpd]\nmax_transfers = 0\n") == ["t.ini:2: [tftpd] max_transfers: max_transfers 0 is outside 1...65536"])
         #expect(try load("[tftpd]\nroot = https://files.example/boot/\n").configuration.tftpd.root == .remote("https://files.example/boot/"))
         #expect(try load("[tftpd]\nblocksize = 8\n").configuration.tftpd.blockSize == 8)
         #expect(try load("[tftpd]\nblocksize = 65464\n").configuration.tftpd.blockSize == 65464)
@@ -450,7 +453,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(r.warnings.map(\.description) == [
             "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, boot_file, access, allow_simple_dhcp, notify, timeout)",
             "t.ini:4: [extras]: unknown section, ignored (known: logger, bootpd, bootfile, buggy_clients, mac, uuid, static_dhcp, http, tftpd, httpd, filters)",
-            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port)",
+            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers)",
         ])
     }
 
@@ -526,6 +529,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             timeout = 2
             retries = 5
             single_port = no
+            max_transfers = 4096
 
             [httpd]
             address = 0.0.0.0

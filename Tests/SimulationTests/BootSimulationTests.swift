@@ -42,6 +42,31 @@ struct BootSimulationTests {
         #expect(Set(r.clients.compactMap(\.outcome.leasedAddress)).count == 50)
     }
 
+    @Test("a BIOS storm: each PXE ROM's size probe and download overlap; [tftpd] max_transfers bounds them, the rest retry")
+    func transferLimit() throws {
+        func storm(_ maxTransfers: Int?) throws -> ScenarioResult {
+            try scenario {
+                $0.clients = 120; $0.persona = .bios; $0.powerOnSpread = .zero; $0.reboots = 0
+                $0.loss = 0; $0.jitter = .zero
+                if let maxTransfers {
+                    $0.configurationText = demoConfiguration + "\nmax_transfers = \(maxTransfers)\n"
+                }
+            }
+        }
+        // The default (4096) holds every probe and every download at once: no RRQ waits.
+        let open = try storm(nil)
+        #expect(open.violation == nil)
+        #expect(open.booted == 120, "\(open.render())")
+        #expect(open.tftp?.refusedBusy == 0)
+        #expect(open.clients.allSatisfy { $0.outcome.counters.retransmissions == 0 })
+        // 100 at once: the RRQs beyond it are dropped, their clients retransmit and still boot.
+        let bounded = try storm(100)
+        #expect(bounded.violation == nil)
+        #expect(bounded.booted == 120, "\(bounded.render())")
+        #expect((bounded.tftp?.refusedBusy ?? 0) > 0)
+        #expect(bounded.clients.contains { $0.outcome.counters.retransmissions > 0 })
+    }
+
     @Test("the same seed gives the same run, packet for packet; another seed another one")
     func determinism() throws {
         func run(_ seed: UInt64) throws -> (String, [String]) {

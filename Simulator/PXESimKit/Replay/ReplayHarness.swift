@@ -148,11 +148,7 @@ package final class ReplayServer {
         let pool = c.bootpd.poolStart ?? IPv4Address(10, 77, 0, 100)
         serverAddress = IPv4Address((pool.value & netmask.value) | 1)
         dhcpSettings = DHCPServerSettings(configuration: c, serverAddress: serverAddress, interfaceNetmask: netmask)
-        var tftp = TFTPServerSettings()
-        tftp.defaultBlksize = c.tftpd.blockSize
-        tftp.timeout = c.tftpd.timeout
-        tftp.retries = c.tftpd.retries
-        tftp.filters = c.filters
+        let tftp = TFTPServerSettings(configuration: c)
         let root: URL
         switch c.tftpd.root {
         case let .local(p): root = p.hasPrefix("/") ? URL(fileURLWithPath: p) : dir.appendingPathComponent(p)

@@ -61,6 +61,18 @@ public struct TFTPServerSettings: Hashable, Sendable {
         self.filters = filters
     }
 
+    /// The engine's settings from a configuration's `[tftpd]` and `[filters]` (what bootd
+    /// and the simulator both run).
+    public init(configuration config: BootConfiguration) {
+        self.init()
+        defaultBlksize = config.tftpd.blockSize
+        timeout = config.tftpd.timeout
+        retries = config.tftpd.retries
+        filters = config.filters
+        singlePort = config.tftpd.singlePort
+        maxSessions = config.tftpd.maxTransfers
+    }
+
     /// The settings with every value brought into its valid range.
     var clamped: TFTPServerSettings {
         var s = self
