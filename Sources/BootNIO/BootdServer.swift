@@ -203,6 +203,7 @@ public final class BootdServer: @unchecked Sendable {
             try loop.submit {
                 guard let s = state.value else { return }
                 let factory = NIOPortFactory(loop: loop, tap: tapValue.value)
+                factory.busyPoll = config.tftpd.busyPoll
                 var ports = DaemonPorts(clock: s.clock, leaseStore: s.leases, authority: opts.value.makeAuthority?(loop),
                                         dhcpTransport: s.dhcpPort, tftpTransport: s.tftpPort, ports: factory,
                                         files: s.files, log: { BootLogging.log($0, to: logger) })

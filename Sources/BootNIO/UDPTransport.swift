@@ -203,6 +203,27 @@ final class FlushBatch {
         let due = ports
         ports.removeAll(keepingCapacity: true)
         for p in due { p.flushNow() }
+        if spinNanoseconds > 0 { spin() }
+    }
+
+    /// Busy polling: after a send, keep the loop polling (epoll_wait with no timeout) for
+    /// this long instead of sleeping, so the ACK that answers it is read without the
+    /// wake-up latency of an idle CPU. 0: off.
+    var spinNanoseconds: UInt64 = 0
+    private var spinUntil: UInt64 = 0
+    private var spinning = false
+    private func spin() {
+        spinUntil = NIODeadline.now().uptimeNanoseconds + spinNanoseconds
+        guard !spinning else { return }
+        spinning = true
+        let me = NIOLoopBound(self, eventLoop: loop)
+        func again() {
+            loop.execute {
+                let b = me.value
+                if NIODeadline.now().uptimeNanoseconds < b.spinUntil { again() } else { b.spinning = false }
+            }
+        }
+        again()
     }
 }
 
@@ -220,6 +241,18 @@ public final class NIOPortFactory: PortFactory {
     public var transferReceiveSize = 2048
 
     private let batch: FlushBatch
+
+    /// Busy polling on the transfer ports (`[tftpd] busy_poll`): after sending, the loop
+    /// keeps polling its sockets for this long instead of sleeping until the next datagram.
+    /// A lock-step transfer's ACK then needs no wake-up of an idle CPU, at the price of
+    /// that CPU spinning while transfers run. Zero (the default): off.
+    public var busyPoll: Duration {
+        get { .nanoseconds(Int64(batch.spinNanoseconds)) }
+        set {
+            let c = newValue.components
+            batch.spinNanoseconds = UInt64(max(0, c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000))
+        }
+    }
 
     public init(loop: any EventLoop, tap: DatagramTap? = nil) {
         self.loop = loop; self.tap = tap

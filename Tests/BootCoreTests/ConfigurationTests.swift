@@ -254,6 +254,9 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(errors("[tftpd]\nsingle_port = sometimes\n").count == 1)
         #expect(try load("[tftpd]\nmax_transfers = 2000\n").configuration.tftpd.maxTransfers == 2000)
         #expect(try load("").configuration.tftpd.maxTransfers == 4096)
+        #expect(try load("[tftpd]\nbusy_poll = 50\n").configuration.tftpd.busyPoll == .microseconds(50))
+        #expect(try load("").configuration.tftpd.busyPoll == .zero)
+        #expect(errors("[tftpd]\nbusy_poll = 5000\n") == ["t.ini:2: [tftpd] busy_poll: busy_poll (microseconds) 5000 is outside 0...1000"])
         #expect(errors("[tftpd]\nmax_transfers = 0\n") == ["t.ini:2: [tftpd] max_transfers: max_transfers 0 is outside 1...65536"])
         #expect(try load("[tftpd]\nroot = https://files.example/boot/\n").configuration.tftpd.root == .remote("https://files.example/boot/"))
         #expect(try load("[tftpd]\nblocksize = 8\n").configuration.tftpd.blockSize == 8)
@@ -453,7 +456,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(r.warnings.map(\.description) == [
             "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, boot_file, access, allow_simple_dhcp, notify, timeout)",
             "t.ini:4: [extras]: unknown section, ignored (known: logger, bootpd, bootfile, buggy_clients, mac, uuid, static_dhcp, http, tftpd, httpd, filters)",
-            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers)",
+            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, busy_poll)",
         ])
     }
 
@@ -530,6 +533,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             retries = 5
             single_port = no
             max_transfers = 4096
+            busy_poll = 0
 
             [httpd]
             address = 0.0.0.0

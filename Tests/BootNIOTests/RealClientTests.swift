@@ -85,6 +85,21 @@ struct RealClientTests {
         }
     }
 
+    @Test("[tftpd] busy_poll = 200: tftp-hpa and atftp (windowsize 8) still get every file byte for byte",
+          .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
+    func busyPoll() throws {
+        let d = try TestDaemon(extraConfig: "busy_poll = 200")
+        for name in Self.smallFiles {
+            let out = d.dir.path + "/out-" + name
+            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            #expect(d.expectSame(name, out), "tftp-hpa \(name): \(r.output)")
+            let out2 = d.dir.path + "/out2-" + name
+            let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
+                                       "127.0.0.1", "\(d.tftpPort)"])
+            #expect(d.expectSame(name, out2), "atftp \(name): \(r2.output)")
+        }
+    }
+
     @Test("busybox tftp", .enabled(if: installed("busybox"), "busybox not installed"))
     func busybox() throws {
         let d = try TestDaemon()

@@ -390,7 +390,8 @@ private struct Builder {
             case "retries": if let n = integer(e, 0...100, what: "retries") { config.tftpd.retries = n }
             case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
             case "max_transfers": if let n = integer(e, 1...65536, what: "max_transfers") { config.tftpd.maxTransfers = n }
-            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers"])
+            case "busy_poll": if let n = integer(e, 0...1000, what: "busy_poll (microseconds)") { config.tftpd.busyPoll = .microseconds(n) }
+            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "busy_poll"])
             }
         }
     }
@@ -593,6 +594,7 @@ extension BootConfiguration {
         kv("retries", String(tftpd.retries))
         kv("single_port", tftpd.singlePort ? "yes" : "no")
         kv("max_transfers", String(tftpd.maxTransfers))
+        kv("busy_poll", String(tftpd.busyPoll.components.attoseconds / 1_000_000_000_000 + tftpd.busyPoll.components.seconds * 1_000_000))
 
         sec("httpd")
         kv("address", httpd.address.description)
