@@ -142,7 +142,7 @@ public final class TFTPWindowDriver {
                 data += perform(engine.fileOpened(id, .success((h, fileSize)), at: start))
             case let .readFile(id, _, offset, count):
                 let n = max(0, min(count, fileSize - offset))
-                data += perform(engine.dataRead(id, offset: offset, .success(Array(pattern[0..<n])), at: start))
+                data += perform(engine.dataRead(id, offset: offset, .success(pattern[0..<n]), at: start))
             case .closeFile, .closeSessionPort, .wakeUp, .log:
                 break
             }
