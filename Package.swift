@@ -130,7 +130,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Helpers shared by test targets (a seeded generator for property tests).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BootCore"], path: "Tests/TestSupport"),
         .testTarget(name: "BootWireTests", dependencies: ["BootWire", "TestSupport"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["SimNet", "PXEClient", "PXESimKit", "BootCore", "BootWire"]),

@@ -233,15 +233,3 @@ public struct TFTPProfile: Hashable, Sendable {
         options: [opt(TFTPOption.tsize, 0), opt(TFTPOption.blksize, 512)], schedule: fixed(.seconds(5), tries: 5))
 }
 
-/// SplitMix64, the default generator: a client built from a seed is a pure function of it.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

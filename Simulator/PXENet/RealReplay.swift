@@ -159,14 +159,7 @@ final class UDPSocket {
         if broadcast { _ = setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<Int32>.size)) }
         var index = interfaceIndex
         _ = setsockopt(fd, SOL_SOCKET, 62 /* SO_BINDTOIFINDEX */, &index, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
+        guard SocketCalls.bind(fd, to: Endpoint(address, port)) == 0 else {
             let why = String(cString: strerror(errno))
             Glibc.close(fd)
             throw RealRunError("cannot bind UDP \(address):\(port): \(why)")
@@ -174,15 +167,7 @@ final class UDPSocket {
     }
 
     func send(_ bytes: [UInt8], to e: Endpoint) {
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = e.port.bigEndian
-        sin.sin_addr.s_addr = e.address.value.bigEndian
-        _ = bytes.withUnsafeBytes { b in
-            withUnsafePointer(to: &sin) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        }
+        SocketCalls.send(fd, bytes, to: e)
     }
 
     /// The next datagram within `timeout`, or nil.
@@ -199,7 +184,7 @@ final class UDPSocket {
             }
         }
         guard n >= 0 else { return nil }
-        return (Array(buffer[..<n]), Endpoint(IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)), UInt16(bigEndian: sin.sin_port)))
+        return (Array(buffer[..<n]), SocketCalls.endpoint(sin))
     }
 
     func close() { Glibc.close(fd) }

@@ -21,13 +21,7 @@ public final class SimRandom: RandomNumberGenerator, RandomSource {
     }
 
     @inline(__always)
-    static func splitMix(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func splitMix(_ state: inout UInt64) -> UInt64 { SplitMix64.step(&state) }
 
     /// An independent stream named `label` (and `index`): same parent seed, same label and
     /// index → same stream. The label is hashed with FNV-1a (stable across runs, unlike

@@ -95,11 +95,7 @@ extension SocketAddress {
         return Endpoint(BootWire.IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr)), UInt16(bigEndian: a.address.sin_port))
     }
     init(_ e: Endpoint) {
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = e.port.bigEndian
-        sin.sin_addr.s_addr = e.address.value.bigEndian
-        self = SocketAddress(sin, host: e.address.description)
+        self = SocketAddress(SocketCalls.address(e), host: e.address.description)
     }
 }
 
@@ -341,20 +337,10 @@ public final class NIOPortFactory: PortFactory {
         // No IP_PKTINFO here: the port is bound to one address (the one the request came
         // to) and talks to one peer, so the destination is known without a control
         // message per datagram.
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        sin.sin_addr.s_addr = address.value.bigEndian
-        let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        guard SocketCalls.bind(fd, to: Endpoint(address, port)) == 0, let bound = SocketCalls.localEndpoint(fd) else {
+            Glibc.close(fd); failures += 1; return nil
         }
-        var bound = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let rc2 = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        guard rc == 0, rc2 == 0 else { Glibc.close(fd); failures += 1; return nil }
-        let local = Endpoint(address, UInt16(bigEndian: bound.sin_port))
+        let local = Endpoint(address, bound.port)
         let p = UDPPort(local: local, loop: loop, tap: tap)
         p.batch = batch
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)

@@ -17,33 +17,19 @@ struct DHCPLoopbackTests {
         defer { close(fd) }
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = (d.dhcpPort + 1).bigEndian
-        sin.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
-        let bound = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0)
+        try #require(SocketCalls.bind(fd, to: Endpoint(IPv4Address(127, 0, 0, 1), d.dhcpPort + 1)) == 0)
 
         let mac: [UInt8] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]
         var m = DHCPMessage(op: .request, xid: 0xB007_D000, ciaddr: IPv4Address(127, 0, 0, 1), chaddr: mac)
         try m.setValue(.discover, for: .messageType)
         try m.setValue("PXEClient:Arch:00000:UNDI:002001", for: .vendorClassIdentifier)
         let bytes = try m.serialized()
-        var to = sockaddr_in()
-        to.sin_family = sa_family_t(AF_INET)
-        to.sin_port = d.dhcpPort.bigEndian
-        to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        let to = Endpoint(IPv4Address(127, 0, 0, 1), d.dhcpPort)
         // Like a real client: retransmit the DISCOVER when no answer comes (up to 4 tries).
         var buffer = [UInt8](repeating: 0, count: 2048)
         var n = -1
         for _ in 0..<4 where n <= 0 {
-            let sent = withUnsafePointer(to: &to) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
+            let sent = SocketCalls.send(fd, bytes, to: to)
             try #require(sent == bytes.count)
             n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         }
@@ -107,31 +93,17 @@ final class LoopbackDHCPClient {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = (serverPort + 1).bigEndian
-        sin.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
-        let bound = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0)
+        try #require(SocketCalls.bind(fd, to: Endpoint(IPv4Address(127, 0, 0, 1), serverPort + 1)) == 0)
     }
     deinit { close(fd) }
 
     /// Sends `m` (up to 4 times) and returns the first reply with its xid.
     func exchange(_ m: DHCPMessage) throws -> DHCPMessage? {
         let bytes = try m.serialized()
-        var to = sockaddr_in()
-        to.sin_family = sa_family_t(AF_INET)
-        to.sin_port = serverPort.bigEndian
-        to.sin_addr.s_addr = IPv4Address(127, 0, 0, 1).value.bigEndian
+        let to = Endpoint(IPv4Address(127, 0, 0, 1), serverPort)
         var buffer = [UInt8](repeating: 0, count: 2048)
         for _ in 0..<4 {
-            _ = withUnsafePointer(to: &to) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                    bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sa, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-            }
+            SocketCalls.send(fd, bytes, to: to)
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n <= 0 { break }

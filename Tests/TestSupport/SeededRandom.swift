@@ -1,18 +1,8 @@
 /// Shared by the test targets.
 ///
-/// SplitMix64: a small, fast, seeded generator so that every property test is
-/// reproducible from its seed (print the seed in a failure message).
-public struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// SplitMix64 (BootCore's, the one the simulator uses): seeded, so that every property
+/// test is reproducible from its seed (print the seed in a failure message).
+@_exported import struct BootCore.SplitMix64
 
 extension SplitMix64 {
     public mutating func bytes(_ count: Int) -> [UInt8] {
