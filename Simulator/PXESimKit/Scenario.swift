@@ -253,6 +253,17 @@ public final class Scenario {
 
     final class DaemonBox { var daemon: BootDaemon? }
 
+    /// The daemon, its sockets and the simulation's pending events refer to each other
+    /// (a socket's handler reaches the daemon, whose ports reach the network and the
+    /// simulation's clock): break those cycles, or each run leaks its whole world.
+    deinit {
+        daemon?.stop()
+        network.detach(serverHost)
+        for slot in slots { network.detach(slot.host) }
+        network.faultHook = nil
+        simulation.clearPending()
+    }
+
     /// The path part of an `http://host[:port]/path` URL (the name itself otherwise).
     static func pathOf(_ url: String) -> String {
         let parts = url.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)

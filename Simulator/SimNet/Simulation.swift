@@ -206,6 +206,16 @@ public final class Simulation {
 
     public func isAlive(_ owner: OwnerID) -> Bool { alive[Int(owner.raw)] }
 
+    /// Drops every pending event and invariant (their closures with them): the end of a
+    /// simulated world.
+    public func clearPending() {
+        heap.removeAll()
+        slots.removeAll()
+        freeSlots.removeAll()
+        cancelledInHeap = 0
+        invariants.removeAll()
+    }
+
     /// A crash: cancels every pending event of `owner`, and anything it schedules later is
     /// dropped. Returns how many events were cancelled. `OwnerID.none` cannot be killed.
     @discardableResult
