@@ -158,6 +158,8 @@ public final class UDPPort: BoundPort {
         }
     }
     fileprivate var flushScheduled = false
+    /// The socket of a transfer port (for busy polling), -1 otherwise.
+    fileprivate var fd: Int32 = -1
     /// The transfer ports of one factory share one flush task per loop iteration (a storm
     /// of lock-step transfers writes one block on each of hundreds of ports per iteration).
     fileprivate var batch: FlushBatch?
@@ -171,6 +173,7 @@ public final class UDPPort: BoundPort {
         guard !closed else { return }
         closed = true
         pending = []
+        fd = -1   // NIO closes it; the number may be reused at once
         if flushScheduled { channel?.flush() }   // a last ERROR or DATA still leaves
         channel?.close(promise: nil)
         channel = nil
@@ -199,27 +202,28 @@ final class FlushBatch {
         let due = ports
         ports.removeAll(keepingCapacity: true)
         for p in due { p.flushNow() }
-        if spinNanoseconds > 0 { spin() }
+        if spinNanoseconds > 0 { spin(due) }
     }
 
-    /// Busy polling: after a send, keep the loop polling (epoll_wait with no timeout) for
-    /// this long instead of sleeping, so the ACK that answers it is read without the
-    /// wake-up latency of an idle CPU. 0: off.
+    /// Busy polling (`[tftpd] busy_poll`): after sending on transfer ports, poll those
+    /// sockets (poll(2), no timeout) until one is readable or this long has passed, instead
+    /// of letting the loop sleep in epoll_wait. The ACK that answers a block is then read
+    /// at once, without waking an idle CPU (in a VM, a halt and an interrupt). The spin
+    /// ends as soon as anything arrives, so it never delays a datagram; a datagram on
+    /// another socket (a new request) waits at most this long. 0: off.
     var spinNanoseconds: UInt64 = 0
-    private var spinUntil: UInt64 = 0
-    private var spinning = false
-    private func spin() {
-        spinUntil = NIODeadline.now().uptimeNanoseconds + spinNanoseconds
-        guard !spinning else { return }
-        spinning = true
-        let me = NIOLoopBound(self, eventLoop: loop)
-        func again() {
-            loop.execute {
-                let b = me.value
-                if NIODeadline.now().uptimeNanoseconds < b.spinUntil { again() } else { b.spinning = false }
-            }
+    private var pollSet: [pollfd] = []
+    private func spin(_ sent: [UDPPort]) {
+        pollSet.removeAll(keepingCapacity: true)
+        for p in sent where p.fd >= 0 && pollSet.count < 64 {
+            pollSet.append(pollfd(fd: p.fd, events: Int16(POLLIN), revents: 0))
         }
-        again()
+        guard !pollSet.isEmpty else { return }
+        let until = NIODeadline.now().uptimeNanoseconds + spinNanoseconds
+        let n = nfds_t(pollSet.count)
+        repeat {
+            if poll(&pollSet, n, 0) != 0 { return }   // readable (or an error: let NIO see it)
+        } while NIODeadline.now().uptimeNanoseconds < until
     }
 }
 
@@ -343,6 +347,7 @@ public final class NIOPortFactory: PortFactory {
         let local = Endpoint(address, bound.port)
         let p = UDPPort(local: local, loop: loop, tap: tap)
         p.batch = batch
+        p.fd = fd
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)
         let portBound = NIOLoopBound(p, eventLoop: loop)
         let tap = NIOLoopBound(self.tap, eventLoop: loop)

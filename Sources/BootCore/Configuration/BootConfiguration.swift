@@ -349,7 +349,8 @@ public struct TFTPSettings: Hashable, Sendable {
     public var maxTransfers: Int
     /// After each send on a transfer port, poll for the answer this long instead of
     /// sleeping (like Linux's `net.core.busy_poll`): faster lock-step transfers for a core
-    /// that spins while they run. Zero: off (the default).
+    /// that spins while they run; harmful on a core shared with other busy work. Zero:
+    /// off (the default).
     public var busyPoll: Duration
     public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
                 timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false, maxTransfers: Int = 4096,
