@@ -265,6 +265,9 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Requests received and not yet completely sent (being decided, or their bytes still
     /// queued in the channel): a graceful stop waits for them.
     private var inFlight = 0
+    /// File responses being sent: TCP_CORK is on while there is one (see `send`).
+    private var corkedResponses = 0
+    private static let tcpCork = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: 3)) // TCP_CORK, Linux
 
     init(server: BootHTTPServer, channel: any Channel) {
         self.server = server
@@ -319,6 +322,15 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Connection", value: "keep-alive")
         }
         log(request, answer)
+        // A file response is sent corked, as nginx's tcp_nopush does: the head goes out in
+        // the first segment with the file's bytes, and sendfile's 64 KiB pieces leave as
+        // full segments, not a full one and a small remainder each (a third more packets
+        // on loopback, measured). Uncorked when its last byte is written.
+        let channel = context.channel
+        if file != nil {
+            if corkedResponses == 0 { Self.setCork(true, channel) }
+            corkedResponses += 1
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))),
                       promise: nil)
         if let file {
@@ -328,10 +340,13 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         // Whether the bytes went out or the client went away (NIO fails the pending writes
         // when the channel closes), the descriptor is closed here, and only here.
         let sent = context.eventLoop.makePromise(of: Void.self)
-        let channel = context.channel
         sent.futureResult.assumeIsolated().whenComplete { result in
-            try? file?.close()
             self.inFlight -= 1
+            if let file {
+                try? file.close()
+                self.corkedResponses -= 1
+                if self.corkedResponses == 0 { Self.setCork(false, channel) }
+            }
             if case .failure = result {
                 channel.close(promise: nil)
             } else if self.closing && self.inFlight == 0 {
@@ -340,6 +355,12 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         }
         // May hand this handler the next pipelined request at once (re-entrantly).
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
+    }
+
+    private static func setCork(_ on: Bool, _ channel: any Channel) {
+        #if os(Linux)
+        try? channel.syncOptions?.setOption(tcpCork, value: on ? 1 : 0)
+        #endif
     }
 
     private func log(_ request: HTTPRequestHead, _ answer: BootHTTPServer.Answer) {
