@@ -11,7 +11,7 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
 
 struct RawHTTPError: Error, CustomStringConvertible { var description: String }
 
-/// A plain TCP connection to 127.0.0.1, for what curl cannot show: several requests on one
+/// A plain TCP connection (to 127.0.0.1 unless told), for what curl cannot show: several requests on one
 /// connection, pipelining, malformed requests, a client that goes away mid-response.
 final class RawConnection: @unchecked Sendable {
     let fd: Int32
@@ -20,7 +20,7 @@ final class RawConnection: @unchecked Sendable {
 
     private init(fd: Int32) { self.fd = fd }
 
-    static func connect(port: Int, receiveBuffer: Int? = nil) async throws -> RawConnection {
+    static func connect(port: Int, host: String = "127.0.0.1", receiveBuffer: Int? = nil) async throws -> RawConnection {
         let fd: Int32 = await onThread {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return -1 }
@@ -32,14 +32,14 @@ final class RawConnection: @unchecked Sendable {
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_addr.s_addr = inet_addr(host)
             let rc = withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             if rc != 0 { Glibc.close(fd); return -1 }
             return fd
         }
-        guard fd >= 0 else { throw RawHTTPError(description: "cannot connect to 127.0.0.1:\(port)") }
+        guard fd >= 0 else { throw RawHTTPError(description: "cannot connect to \(host):\(port)") }
         return RawConnection(fd: fd)
     }
 
