@@ -267,6 +267,8 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var inFlight = 0
     /// File responses being sent: TCP_CORK is on while there is one (see `send`).
     private var corkedResponses = 0
+    /// Inside `send`'s write of `.end`, which may deliver the next pipelined request.
+    private var sending = false
     private static let tcpCork = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: 3)) // TCP_CORK, Linux
 
     init(server: BootHTTPServer, channel: any Channel) {
@@ -291,17 +293,44 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             guard let request = head, !closing else { return }
             head = nil
             inFlight += 1
-            let server = self.server
-            let client = clientIPv4
-            let promise = context.eventLoop.makePromise(of: BootHTTPServer.Answer.self)
-            promise.completeWithTask {
-                await server.answer(method: request.method, target: request.uri, client: client,
-                                    rangeHeader: request.headers.first(name: "range"))
-            }
-            promise.futureResult.assumeIsolated().whenSuccess { answer in
-                self.send(answer, to: request, context: context)
+            if sending {
+                // Handed over by the pipelining handler while `send` writes the previous
+                // `.end`: answer from the loop, not from deeper in this stack.
+                context.eventLoop.assumeIsolated().execute { self.answer(request, context: context) }
+            } else {
+                answer(request, context: context)
             }
         }
+    }
+
+    private func answer(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard live else { return }
+        let server = self.server
+        let client = clientIPv4
+        let promise = context.eventLoop.makePromise(of: BootHTTPServer.Answer.self)
+        Self.start(promise) {
+            await server.answer(method: request.method, target: request.uri, client: client,
+                                rangeHeader: request.headers.first(name: "range"))
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { answer in
+            self.send(answer, to: request, context: context)
+        }
+    }
+
+    /// Runs `work` for `promise`. Where the runtime has `Task.immediate`, it starts right
+    /// here on the event loop's thread and, when `decide` does not suspend (no check_ip),
+    /// finishes here too: no hop to Swift's thread pool and back for each request (the
+    /// wakeups were a visible share of a 1,000-connection run). Otherwise, and after a
+    /// suspension, it runs on the global executor, and NIO hops the result to the loop.
+    private static func start(_ promise: EventLoopPromise<BootHTTPServer.Answer>,
+                              _ work: @escaping @Sendable () async -> BootHTTPServer.Answer) {
+        #if compiler(>=6.2)
+        if #available(macOS 26.0, iOS 26.0, tvOS 26.0, watchOS 26.0, visionOS 26.0, *) {
+            Task.immediate { promise.succeed(await work()) }
+            return
+        }
+        #endif
+        promise.completeWithTask(work)
     }
 
     private func send(_ answer: BootHTTPServer.Answer, to request: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -354,7 +383,9 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         // May hand this handler the next pipelined request at once (re-entrantly).
+        sending = true
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
+        sending = false
     }
 
     private static func setCork(_ on: Bool, _ channel: any Channel) {
