@@ -107,13 +107,18 @@ let package = Package(
 
         // HTTP on real sockets: the [http] authority client, the remote TFTP root
         // ([tftpd] root = http://...), and the -H / [httpd] file server.
+        // The file server is plain NIOHTTP1 (file bodies go out with sendfile); Hummingbird
+        // serves only the demo authority.
         .target(name: "BootHTTP", dependencies: [
             "BootCore", "BootWire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The demo access authority (PyBootd's test server): allows listed MACs/UUIDs.
         .executableTarget(name: "bootd-demo-authority", dependencies: [
@@ -124,6 +129,7 @@ let package = Package(
         .testTarget(name: "BootHTTPTests", dependencies: [
             "BootHTTP", "BootCore", "BootWire",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

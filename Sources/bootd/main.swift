@@ -138,6 +138,8 @@ struct Bootd: ParsableCommand {
             do {
                 httpServer = try BootHTTPServer(settings: c.httpd, baseDirectory: c.baseDirectory,
                                                 logger: Logger(label: "bootd.httpd")) { target, client in
+                    // Without check_ip the leases are not consulted: no hop to the daemon's loop.
+                    guard rules.checkIP else { return rules.decide(target: target, client: client, leases: [], at: .zero) }
                     let (leases, now) = await server.leasesNow()
                     return rules.decide(target: target, client: client, leases: leases, at: now)
                 }
