@@ -50,6 +50,11 @@ public struct BootHTTPServer: Sendable {
     private let decide: Decide
     let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
+    /// A connection with no request in progress and nothing received for this long is
+    /// closed (as nginx's `keepalive_timeout`, 75 s there): idle keep-alive connections
+    /// cannot pile up and hold descriptors. A response being sent, however slowly, is
+    /// never cut by it.
+    public var idleTimeout: TimeAmount = .seconds(60)
 
     /// `root` relative paths resolve against `baseDirectory` (the configuration file's
     /// directory) when given. Throws `rootUnavailable` when the root is not a directory.
@@ -88,6 +93,7 @@ public struct BootHTTPServer: Sendable {
     public func run(onRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }) async throws {
         let server = self
         let connections = Connections()
+        let idle = idleTimeout
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -96,6 +102,7 @@ public struct BootHTTPServer: Sendable {
                 guard connections.add(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
                     try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try sync.addHandler(BootHTTPConnection(server: server, channel: channel))
                 }
@@ -416,6 +423,12 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case IdleStateHandler.IdleStateEvent.read? = event as? IdleStateHandler.IdleStateEvent {
+            // Nothing received for `idleTimeout`: close unless a response is still going out
+            // (a slow client reading a large file sends nothing meanwhile).
+            if inFlight == 0 { closing = true; context.close(promise: nil) }
+            return
+        }
         guard event is BootHTTPQuiesce else {
             context.fireUserInboundEventTriggered(event)
             return

@@ -64,11 +64,13 @@ actor Counter {
 
 /// Starts the HTTP server on 127.0.0.1, an ephemeral port, runs `body` with the port,
 /// then stops the server.
-func withHTTPServer<T: Sendable>(root: String, decide: @escaping BootHTTPServer.Decide,
+func withHTTPServer<T: Sendable>(root: String, idleTimeout: TimeAmount? = nil, decide: @escaping BootHTTPServer.Decide,
                                  _ body: @Sendable (Int) async throws -> T) async throws -> T {
     var logger = Logger(label: "test.httpd")
     logger.logLevel = .critical
-    let server = try BootHTTPServer(address: IPv4Address(127, 0, 0, 1), port: 0, root: root, logger: logger, decide: decide)
+    var configured = try BootHTTPServer(address: IPv4Address(127, 0, 0, 1), port: 0, root: root, logger: logger, decide: decide)
+    if let idleTimeout { configured.idleTimeout = idleTimeout }
+    let server = configured
     return try await withRunningService({ onRunning in try await server.run(onRunning: onRunning) }, body)
 }
 
