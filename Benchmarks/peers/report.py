@@ -134,8 +134,8 @@ def table(sec, title, note=None):
 
 
 table("tftp", "TFTP throughput (MiB/s, one client at a time)",
-      "bootd runs its default configuration; `bootd busy_poll 50` is the same with `[tftpd] busy_poll = 50` "
-      "(after each block it polls 50 µs for the ACK instead of sleeping: a core spins while transfers run). "
+      "bootd runs its default configuration (`[tftpd] busy_poll = 50`: after each block it polls up to 50 µs "
+      "for the ACK instead of sleeping); `bootd busy_poll 0` is the same with the polling off. "
       "Lock-step transfers are bound by the round trip, most of which is waking an idle CPU on each side.")
 
 # DHCP: the rate ladder, then the two summary figures per server

@@ -390,7 +390,7 @@ private struct Builder {
             case "retries": if let n = integer(e, 0...100, what: "retries") { config.tftpd.retries = n }
             case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
             case "max_transfers": if let n = integer(e, 1...65536, what: "max_transfers") { config.tftpd.maxTransfers = n }
-            case "busy_poll": if let n = integer(e, 0...1000, what: "busy_poll (microseconds)") { config.tftpd.busyPoll = .microseconds(n) }
+            case "busy_poll": if let n = integer(e, 0...200, what: "busy_poll (microseconds)") { config.tftpd.busyPoll = .microseconds(n) }
             default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "busy_poll"])
             }
         }
