@@ -421,11 +421,22 @@ func tftpOptions(_ sent: [TFTPSent]) -> [String: String]? {
         h.ack(0, session: id)
         h.ack(1, session: id)
         #expect(h.rrq("f", [("tsize", "0")]).isEmpty)
+        // Gone silent (the server retransmitted): the same RRQ now comes from a new client
+        // on the old one's port, and it gets a transfer of its own at once.
+        #expect(h.advance(.seconds(2)).dataBlocks == [2])
+        let reused = h.rrq("f", [("tsize", "0")])
+        #expect(reused.first?.packet == first.first?.packet)
+        #expect(reused.first?.session != id)
+        #expect(h.closedPorts == [id!])
+        #expect(h.engine.sessionCount == 1)
+        let id2 = reused[0].session
+        h.ack(0, session: id2)
+        h.ack(1, session: id2)
         // Another request from the same endpoint replaces the old transfer.
         let other = h.rrq("f")
         #expect(other.dataBlocks == [1])
-        #expect(other[0].session != id)
-        #expect(h.closedPorts == [id!])
+        #expect(other[0].session != id2)
+        #expect(h.closedPorts == [id!, id2!])
         #expect(h.engine.sessionCount == 1)
     }
 

@@ -429,15 +429,26 @@ public final class TFTPServer {
                 // The client retransmitted its RRQ: answer again with the first packet,
                 // never start a second transfer.
                 counters.duplicateRequests += 1
-                guard existing.phase == .transferring, existing.windowStart <= 1, !existing.awaitingData else {
+                if existing.phase == .transferring, existing.windowStart <= 1, !existing.awaitingData {
+                    return transmitWindow(existing, at: now, retransmission: true)
+                }
+                // Past its first block a client never repeats its RRQ, so an identical one is
+                // a late duplicate (ignored) — unless the transfer has gone silent: then the
+                // client that held this endpoint is gone and a new one reuses its port (a
+                // host starting many transfers at once), and it must not wait for the old
+                // session's retries to run out.
+                guard existing.phase == .transferring, existing.timeouts > 0 else {
                     return [.log(LogRecord(.debug, "duplicate RRQ from \(d.peer) ignored: transfer under way"))]
                 }
-                return transmitWindow(existing, at: now, retransmission: true)
+                out += end(existing, failed: true, level: .info,
+                           "\(existing.path) to \(d.peer) abandoned: no ACK since block \(existing.windowStart - 1), and a new request came from the same endpoint",
+                           at: now)
+            } else {
+                // Same endpoint, another request: the client started over (e.g. a PXE ROM's
+                // tsize probe then the real request, its ERROR lost). The old one is over.
+                out += end(existing, failed: true, level: .info,
+                           "\(existing.path) to \(d.peer) abandoned: a new request came from the same endpoint", at: now)
             }
-            // Same endpoint, another request: the client started over (e.g. a PXE ROM's
-            // tsize probe then the real request, its ERROR lost). The old one is over.
-            out += end(existing, failed: true, level: .info,
-                       "\(existing.path) to \(d.peer) abandoned: a new request came from the same endpoint", at: now)
         }
         guard sessions.count < settings.maxSessions else {
             counters.refusedBusy += 1
