@@ -53,20 +53,22 @@ struct BootHTTPConnectionTests {
     @Test("An idle keep-alive connection is closed after the idle timeout; a slow download in progress is not")
     func idleTimeout() async throws {
         let expected = try writeRandomFile(root, "slow.bin", count: 2 << 20)
-        try await withHTTPServer(root: root.path, idleTimeout: .milliseconds(300), decide: openRules) { port in
+        // 2 s: long enough that a loaded machine (CI runs suites in parallel) still reads a
+        // request well within it; the sleeps below are what outlast it.
+        try await withHTTPServer(root: root.path, idleTimeout: .seconds(2), decide: openRules) { port in
             // One request answered, then silence: the server closes the connection.
             let idle = try await RawConnection.connect(port: port)
             try await idle.send("GET /slow.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n")
             let first = try await idle.response()
             #expect(first.status == 206)
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(4))
             #expect(try await idle.isClosedByServer())
             idle.close()
             // A client with a small receive buffer reading 2 MiB slowly, well past the
             // idle timeout: it still gets every byte.
             let slow = try await RawConnection.connect(port: port, receiveBuffer: 4096)
             try await slow.send("GET /slow.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(4))
             let whole = try await slow.response()
             #expect(whole.status == 200)
             #expect(whole.body.count == expected.count && whole.body == expected)
