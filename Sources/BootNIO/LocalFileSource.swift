@@ -193,7 +193,7 @@ public final class LocalFileSource: FileSource {
         let fd = f.fd
         pool.runIfActive(eventLoop: loop) { Self.pread(fd, offset: offset, count: want) }.whenComplete { result in
             switch result {
-            case .success(let r): done.value(r)
+            case .success(let r): done.value(r.map { $0[...] })
             case .failure(let e): done.value(.failure(.ioError("\(e)")))
             }
         }
@@ -212,7 +212,7 @@ public final class LocalFileSource: FileSource {
             let waiters = f.loadWaiters ?? []
             f.loadWaiters = nil
             if case .success(.success(let bytes)) = result, bytes.count == size {
-                f.bytes = Array(bytes)   // the whole array: no copy
+                f.bytes = bytes
             } else {
                 // Not cached (I/O error, file shrank): the budget is given back and the
                 // readers go to pread, which reports the error per read.
@@ -223,7 +223,7 @@ public final class LocalFileSource: FileSource {
         }
     }
 
-    static func pread(_ fd: Int32, offset: Int, count want: Int) -> Result<ArraySlice<UInt8>, FileSourceError> {
+    static func pread(_ fd: Int32, offset: Int, count want: Int) -> Result<[UInt8], FileSourceError> {
         var bytes = [UInt8](repeating: 0, count: want)
         var got = 0
         while got < want {
@@ -233,7 +233,7 @@ public final class LocalFileSource: FileSource {
             got += n
         }
         if got < want { bytes.removeLast(want - got) }
-        return .success(bytes[...])
+        return .success(bytes)
     }
 
     public func close(_ file: FileHandleID) {

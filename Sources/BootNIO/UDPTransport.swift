@@ -117,8 +117,10 @@ public final class UDPPort: BoundPort {
     /// A listening port's receive buffer in bytes, as the kernel granted it.
     public internal(set) var receiveBufferBytes = 0
 
-    init(local: Endpoint, loop: any EventLoop, tap: DatagramTap?, portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 }) {
+    init(local: Endpoint, loop: any EventLoop, tap: DatagramTap?, batch: FlushBatch? = nil,
+         portMap: @escaping @Sendable (UInt16) -> UInt16 = { $0 }) {
         self.local = local; self.loop = loop; self.tap = tap; self.portMap = portMap
+        self.batch = batch ?? FlushBatch(loop: loop)
     }
 
     func attach(_ channel: any Channel) {
@@ -148,21 +150,16 @@ public final class UDPPort: BoundPort {
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
         if !flushScheduled {
             flushScheduled = true
-            if let batch { batch.add(self); return }
-            let me = NIOLoopBound(self, eventLoop: loop)
-            loop.execute {
-                let port = me.value
-                port.flushScheduled = false
-                port.channel?.flush()
-            }
+            batch.add(self)
         }
     }
     fileprivate var flushScheduled = false
     /// The socket of a transfer port (for busy polling), -1 otherwise.
     fileprivate var fd: Int32 = -1
-    /// The transfer ports of one factory share one flush task per loop iteration (a storm
-    /// of lock-step transfers writes one block on each of hundreds of ports per iteration).
-    fileprivate var batch: FlushBatch?
+    /// Who flushes this port once per loop iteration: the transfer ports of one factory
+    /// share one flush task (a storm of lock-step transfers writes one block on each of
+    /// hundreds of ports per iteration); a listening port has its own.
+    fileprivate let batch: FlushBatch
     fileprivate func flushNow() {
         flushScheduled = false
         channel?.flush()
@@ -248,10 +245,7 @@ public final class NIOPortFactory: PortFactory {
     /// that CPU spinning while transfers run. Zero (the default): off.
     public var busyPoll: Duration {
         get { .nanoseconds(Int64(batch.spinNanoseconds)) }
-        set {
-            let c = newValue.components
-            batch.spinNanoseconds = UInt64(max(0, c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000))
-        }
+        set { batch.spinNanoseconds = UInt64(max(0, TimeAmount(newValue).nanoseconds)) }
     }
 
     public init(loop: any EventLoop, tap: DatagramTap? = nil) {
@@ -345,8 +339,7 @@ public final class NIOPortFactory: PortFactory {
             Glibc.close(fd); failures += 1; return nil
         }
         let local = Endpoint(address, bound.port)
-        let p = UDPPort(local: local, loop: loop, tap: tap)
-        p.batch = batch
+        let p = UDPPort(local: local, loop: loop, tap: tap, batch: batch)
         p.fd = fd
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)
         let portBound = NIOLoopBound(p, eventLoop: loop)

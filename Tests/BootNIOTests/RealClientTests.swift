@@ -36,15 +36,7 @@ struct RealClientTests {
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
     func singlePort() throws {
         let d = try TestDaemon(extraConfig: "single_port = yes")
-        for name in Self.smallFiles {
-            let out = d.dir.path + "/sp-hpa-" + name
-            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
-            #expect(d.expectSame(name, out), "\(name): \(r.output)")
-            let out2 = d.dir.path + "/sp-atftp-" + name
-            let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
-                                       "127.0.0.1", "\(d.tftpPort)"])
-            #expect(d.expectSame(name, out2), "\(name): \(r2.output)")
-        }
+        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "sp")
         // The first DATA of a plain RRQ comes from the port the RRQ went to.
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
@@ -89,11 +81,17 @@ struct RealClientTests {
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
     func busyPoll() throws {
         let d = try TestDaemon(extraConfig: "busy_poll = 0")
-        for name in Self.smallFiles {
-            let out = d.dir.path + "/out-" + name
+        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "bp")
+    }
+
+    /// tftp-hpa (no options) and atftp (blksize 1428, windowsize 8) each download every
+    /// small file, compared byte for byte.
+    static func hpaAndAtftpGetEverySmallFile(_ d: TestDaemon, prefix: String) throws {
+        for name in smallFiles {
+            let out = d.dir.path + "/\(prefix)-hpa-" + name
             let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
             #expect(d.expectSame(name, out), "tftp-hpa \(name): \(r.output)")
-            let out2 = d.dir.path + "/out2-" + name
+            let out2 = d.dir.path + "/\(prefix)-atftp-" + name
             let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
                                        "127.0.0.1", "\(d.tftpPort)"])
             #expect(d.expectSame(name, out2), "atftp \(name): \(r2.output)")

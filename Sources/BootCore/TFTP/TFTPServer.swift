@@ -375,13 +375,10 @@ public final class TFTPServer {
                             "reading \(s.path) at \(offset) for \(s.peer): \(bytes.count) bytes instead of \(expected) (file changed?)",
                             at: now)
             }
-            if s.chunk.isEmpty {
-                s.chunk = bytes   // a view of the source's bytes: no copy
-                s.chunkOffset = offset
-            } else if offset == s.chunkOffset + s.chunk.count {
+            if !s.chunk.isEmpty, offset == s.chunkOffset + s.chunk.count {
                 s.chunk += bytes  // after the kept tail of the previous chunk (see `read`)
             } else {
-                s.chunk = bytes
+                s.chunk = bytes   // a view of the source's bytes: no copy
                 s.chunkOffset = offset
             }
             if s.awaitingData {
