@@ -195,6 +195,27 @@ struct DHCPServerTests {
         #expect(engine.lease(for: mac(3)) == nil)
     }
 
+    @Test("a client identifier (option 61) comes back unaltered in OFFER, ACK and NAK (RFC 6842); none is invented")
+    func clientIdentifierEchoed() throws {
+        let engine = DHCPServer(settings: settings { $0.allowSimpleDHCP = true })
+        let id: [UInt8] = [1, 0x52, 0x54, 0x00, 0x00, 0x00, 0x07]
+        let withID: (inout DHCPMessage) throws -> Void = { $0.options[code: 61] = id }
+        let offer = try #require(engine.handle(try datagram(clientMessage(.discover, mac: mac(7), persona: .plain, extra: withID)), at: t0).sent.first?.message)
+        #expect(offer.messageType == .offer)
+        #expect(offer.options[code: 61] == id)
+        let ack = try #require(engine.handle(try datagram(clientMessage(.request, mac: mac(7), persona: .plain, requested: offer.yiaddr,
+                                                                        serverID: server, extra: withID)), at: t0).sent.first?.message)
+        #expect(ack.messageType == .ack)
+        #expect(ack.options[code: 61] == id)
+        let nak = try #require(engine.handle(try datagram(clientMessage(.request, mac: mac(7), persona: .plain, requested: IPv4Address(192, 168, 1, 5),
+                                                                        extra: withID)), at: t0).sent.first?.message)
+        #expect(nak.messageType == .nak)
+        #expect(nak.options[code: 61] == id)
+        // A client that sent none gets none.
+        let (plainOffer, _) = try dora(engine, mac: mac(8), persona: .bios)
+        #expect(try #require(plainOffer).options[code: 61] == nil)
+    }
+
     @Test("renewing unicasts the ACK to ciaddr; rebinding for a stranger's address is NAKed")
     func renew() throws {
         let engine = DHCPServer(settings: settings())

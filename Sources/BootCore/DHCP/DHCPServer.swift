@@ -408,6 +408,8 @@ public final class DHCPServer {
                 try r.setValue(host, for: .hostName)
             }
             try r.setValue(settings.broadcastAddress, for: .broadcastAddress)
+            // RFC 6842: a client identifier (option 61) comes back unaltered in every reply.
+            if let id = m.options[code: 61] { r.options[code: 61] = id }
             if c.isPXE, let file = bootFile(for: c, grant) {
                 let tftp = settings.tftpServer ?? settings.serverAddress
                 r.siaddr = tftp
@@ -443,6 +445,7 @@ public final class DHCPServer {
             try r.setValue(.nak, for: .messageType)
             try r.setValue(settings.serverAddress, for: .serverIdentifier)
             try r.setValue(reason, for: .message)
+            if let id = m.options[code: 61] { r.options[code: 61] = id }   // RFC 6842
             let bytes = try r.serialized(maximumSize: m.maximumReplySize)
             return .send(Datagram(payload: bytes, peer: destination(for: m, nil, nak: true),
                                   local: Endpoint(settings.serverAddress, 67), interface: d.interface))
