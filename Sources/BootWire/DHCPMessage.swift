@@ -56,8 +56,26 @@ public struct DHCPMessage: Hashable, Sendable {
     }
 
     static func padded(_ bytes: [UInt8], to count: Int) -> [UInt8] {
-        bytes.count >= count ? bytes : bytes + [UInt8](repeating: 0, count: count - bytes.count)
+        if bytes.count >= count { return bytes }
+        // An empty field (every reply's sname and file before they are set) shares one
+        // array of zeros: copy-on-write, no allocation per message.
+        if bytes.isEmpty {
+            switch count {
+            case 16: return zeros16
+            case 64: return zeros64
+            case 128: return zeros128
+            default: break
+            }
+        }
+        var out = [UInt8]()
+        out.reserveCapacity(count)
+        out += bytes
+        out.append(contentsOf: repeatElement(0, count: count - bytes.count))
+        return out
     }
+    private static let zeros16 = [UInt8](repeating: 0, count: 16)
+    private static let zeros64 = [UInt8](repeating: 0, count: 64)
+    private static let zeros128 = [UInt8](repeating: 0, count: 128)
 
     // MARK: Convenience views of header fields
 
@@ -157,11 +175,14 @@ extension DHCPMessage {
             throw WireError(field: "magic cookie", offset: cookieOffset, reason: .badMagicCookie(cookie))
         }
 
-        var instances = try Self.parseOptionArea(bytes, from: r.position, to: bytes.count, area: "options")
+        // Options straight into their collection (RFC 3396 concatenation as they come);
+        // option 52 is structure, not content: noted, never stored.
+        var options = DHCPOptions(reservingCapacity: 16)
+        var overload: DHCPOption?
+        try Self.parseOptionArea(bytes, from: r.position, to: bytes.count, area: "options", into: &options, overload: &overload)
         // RFC 2131 section 4.1 / RFC 2132 section 9.3: option 52 says `file` and/or `sname`
         // carry more options, read in the order options, file, sname.
-        if let overloadIndex = instances.firstIndex(where: { $0.code == 52 }) {
-            let overload = instances[overloadIndex]
+        if let overload {
             guard overload.data.count == 1 else {
                 throw WireError(field: "option 52", offset: overload.offset,
                                 reason: .invalid("length \(overload.data.count), must be 1"))
@@ -171,23 +192,17 @@ extension DHCPMessage {
                 throw WireError(field: "option 52", offset: overload.offset + 2,
                                 reason: .outOfRange(value: Int(value), allowed: 1...3))
             }
-            instances.removeAll { $0.code == 52 }
+            var ignored: DHCPOption?   // option 52 inside file or sname means nothing
             if value & 1 != 0 {
-                instances += try Self.parseOptionArea(bytes, from: fileStart, to: fileStart + 128, area: "file")
-                    .filter { $0.code != 52 }
+                try Self.parseOptionArea(bytes, from: fileStart, to: fileStart + 128, area: "file", into: &options, overload: &ignored)
                 file = [UInt8](repeating: 0, count: 128)
             }
             if value & 2 != 0 {
-                instances += try Self.parseOptionArea(bytes, from: snameStart, to: snameStart + 64, area: "sname")
-                    .filter { $0.code != 52 }
+                try Self.parseOptionArea(bytes, from: snameStart, to: snameStart + 64, area: "sname", into: &options, overload: &ignored)
                 sname = [UInt8](repeating: 0, count: 64)
             }
         }
 
-        var options = DHCPOptions()
-        for instance in instances {
-            options.appendConcatenating(instance)
-        }
         // Option 53 decides what the message is: a malformed one makes the message unusable.
         if let mt = options.first(code: 53), mt.data.count != 1 {
             throw WireError(field: "option 53", offset: mt.offset, reason: .invalid("length \(mt.data.count), must be 1"))
@@ -198,19 +213,25 @@ extension DHCPMessage {
                   chaddr: chaddr, sname: sname, file: file, options: options)
     }
 
-    /// Reads code/length/value options until END. PAD (0) is skipped. Each option's data
-    /// must lie inside the area; the area must contain END (RFC 2131 section 4.1).
-    static func parseOptionArea(_ bytes: [UInt8], from start: Int, to end: Int, area: String) throws(WireError) -> [DHCPOption] {
+    /// Reads code/length/value options until END into `options` (a later instance of a
+    /// code is appended to the earlier one, RFC 3396). PAD (0) is skipped; the first option
+    /// 52 goes to `overload` instead. Each option's data must lie inside the area; the area
+    /// must contain END (RFC 2131 section 4.1).
+    static func parseOptionArea(_ bytes: [UInt8], from start: Int, to end: Int, area: String,
+                                into options: inout DHCPOptions, overload: inout DHCPOption?) throws(WireError) {
         var r = ByteReader(bytes, from: start, to: end)
-        var out: [DHCPOption] = []
         while !r.isAtEnd {
             let optionOffset = r.offset
             let code = try r.u8("\(area) option code")
             if code == 0 { continue }
-            if code == 255 { return out }
+            if code == 255 { return }
             let length = try r.u8("option \(code) length")
             let data = try r.take(Int(length), "option \(code)")
-            out.append(DHCPOption(code: code, data: data, offset: optionOffset))
+            if code == 52 {
+                if overload == nil { overload = DHCPOption(code: code, data: data, offset: optionOffset) }
+            } else {
+                options.appendConcatenating(DHCPOption(code: code, data: data, offset: optionOffset))
+            }
         }
         throw WireError(field: area == "options" ? "end option" : "end option in \(area)",
                         offset: end, reason: .missingTerminator)

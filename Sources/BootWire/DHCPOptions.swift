@@ -19,6 +19,8 @@ public struct DHCPOptions: Hashable, Sendable, RandomAccessCollection {
     private var storage: [DHCPOption] = []
 
     public init() {}
+    /// Room for `n` options without growing (a parsed request or a reply has about a dozen).
+    public init(reservingCapacity n: Int) { storage.reserveCapacity(n) }
     public init(_ options: [DHCPOption]) {
         for o in options { appendConcatenating(o) }
     }

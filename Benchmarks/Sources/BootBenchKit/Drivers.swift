@@ -22,14 +22,19 @@ public final class DORADriver {
     var engine: DHCPServer
     var next = 0
 
-    public init() throws {
+    /// `logLevel`: the least severe line the engine builds. bootd's default logger level
+    /// (info) builds an OFFER and an ACK line per client; at warning (the peers benchmark's
+    /// configuration) it builds none.
+    public init(logLevel: LogRecord.Level = .info) throws {
         let poolStart = IPv4Address(10, 77, 1, 0)
-        settings = DHCPServerSettings(
+        var settings = DHCPServerSettings(
             serverAddress: serverAddress, subnetMask: IPv4Address(255, 255, 0, 0),
             poolStart: poolStart, poolCount: Self.clientsPerServer,
             dnsServers: [serverAddress], domainName: "lab",
             bootFiles: BootFileSettings(defaultFile: "pxelinux.0", byArchitecture: [7: "bootx64.efi"],
                                         iPXE: "http://10.77.0.1/boot.ipxe"))
+        settings.logLevel = logLevel
+        self.settings = settings
         var discovers: [Datagram] = []
         var requests: [Datagram] = []
         for i in 0..<Self.clientsPerServer {

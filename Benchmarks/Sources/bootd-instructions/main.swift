@@ -2,7 +2,9 @@
 // counts under callgrind (Benchmarks/instructions/run runs it at two N and takes the
 // difference, which cancels start-up and set-up). Every operation is checked once before
 // the loop, so a count is never that of a broken operation.
-//   dora         DISCOVER → OFFER, REQUEST → ACK through DHCPServer, for a new client
+//   dora         DISCOVER → OFFER, REQUEST → ACK through DHCPServer, for a new client,
+//                with bootd's default log level (info: an OFFER and an ACK line built)
+//   dora-quiet   the same at log level warning (no per-message line), as the peers benchmark runs
 //   tftp-block   TFTPServer: ACK in → DATA out (blksize 1468, windowsize 1)
 //   tftp-window  TFTPServer: ACK in → 8 DATA out (blksize 1468, windowsize 8)
 //   sim-boot     a whole simulated boot through BootDaemon (1 BIOS client, 64 KiB file),
@@ -16,7 +18,7 @@ import BootBenchKit
 import Glibc
 #endif
 
-let operations = ["dora", "tftp-block", "tftp-window", "sim-boot", "sim-boot-run", "ini-parse"]
+let operations = ["dora", "dora-quiet", "tftp-block", "tftp-window", "sim-boot", "sim-boot-run", "ini-parse"]
 let args = CommandLine.arguments
 guard args.count == 3, operations.contains(args[1]), let n = Int(args[2]), n >= 0 else {
     print("usage: bootd-instructions \(operations.joined(separator: "|")) N")
@@ -28,8 +30,8 @@ var sink = 0
 
 do {
     switch args[1] {
-    case "dora":
-        let d = try DORADriver()
+    case "dora", "dora-quiet":
+        let d = try DORADriver(logLevel: args[1] == "dora" ? .info : .warning)
         try d.check()
         for _ in 0..<n { sink &+= d.run() }
         guard n == 0 || sink == 2 * n else { throw BenchmarkSetupError("dora: \(sink) replies for \(n) DORAs") }

@@ -389,7 +389,8 @@ public final class DHCPServer {
                yiaddr: IPv4Address, lease: Bool) -> DHCPServerAction? {
         var r = DHCPMessage(op: .reply, htype: m.htype, hlen: m.hlen, xid: m.xid, flags: m.flags,
                             ciaddr: type == .offer ? .any : m.ciaddr, // RFC 2131 table 3
-                            yiaddr: yiaddr, giaddr: m.giaddr, chaddr: m.chaddr)
+                            yiaddr: yiaddr, giaddr: m.giaddr, chaddr: m.chaddr,
+                            options: DHCPOptions(reservingCapacity: 16))
         if let name = settings.serverName, name.utf8.count < 64 { r.serverHostName = name }
         let requestList = ((try? m.value(.parameterRequestList)) ?? nil) ?? []   // a few dozen codes: no Set
         do {
