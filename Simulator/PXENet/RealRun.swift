@@ -190,8 +190,7 @@ public final class RealRun: @unchecked Sendable {
                     self.loop.scheduleTask(in: .nanoseconds(Int64(delay * 1e9))) { self.startClient(i) }
                 }
             }
-            let ns = Int64(self.options.timeout.components.seconds) * 1_000_000_000 + self.options.timeout.components.attoseconds / 1_000_000_000
-            self.loop.scheduleTask(in: .nanoseconds(ns)) { self.end() }
+            self.loop.scheduleTask(in: .nanoseconds(self.options.timeout.nanosecondCount)) { self.end() }
             if let progress {
                 self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { task in
                     if self.ended { task.cancel(); return }

@@ -4,7 +4,7 @@ import PXEClient
 
 /// Seconds with millisecond precision: "1.234".
 func seconds(_ d: Duration) -> String {
-    let ns = d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+    let ns = d.nanosecondCount
     let ms = (ns + 500_000) / 1_000_000
     let frac = String(1000 + ms % 1000).dropFirst()
     return "\(ms / 1000).\(frac)"

@@ -97,7 +97,7 @@ public struct RunReport: Sendable {
 
     /// `--json`: stable keys (README, "pxe-sim"); times in seconds.
     public func json(extra: [(String, String)] = []) -> String {
-        func sec(_ d: Duration) -> String { jsonNumber(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+        func sec(_ d: Duration) -> String { jsonNumber(d / .seconds(1)) }
         func phase(_ t: PhaseTimes) -> String {
             "{\"count\": \(t.count), \"p50\": \(sec(t.p50)), \"p90\": \(sec(t.p90)), \"p99\": \(sec(t.p99)), \"max\": \(sec(t.max))}"
         }

@@ -300,7 +300,7 @@ public final class Scenario {
             let slot = Slot(index: i, persona: persona, mac: mac, uuid: String(uuid), host: host,
                             client: makeClient(persona, mac: mac, uuid: String(uuid), os: os, attempt: 1, index: i))
             slots.append(slot)
-            let spreadNs = options.powerOnSpread.simNanoseconds
+            let spreadNs = options.powerOnSpread.nanosecondCount
             let at = Instant(nanoseconds: spreadNs > 0 ? Int64(r.below(UInt64(spreadNs))) : 0)
             slot.poweredOn = at
             if options.deniedClients.contains(i) {

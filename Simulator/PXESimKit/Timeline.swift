@@ -16,13 +16,13 @@ extension RunReport {
             return [t.finished, t.httpFinished, t.tftpFinished, t.dhcpFinished, t.osDHCPFinished, c.poweredOn].compactMap { $0 }.max() ?? origin
         }
         let last = clients.map(end).max() ?? origin
-        let span = max(1e-3, Double((last - origin).components.seconds) + Double((last - origin).components.attoseconds) / 1e18)
+        let span = max(1e-3, (last - origin) / .seconds(1))
         let rowHeight = shown.count > 200 ? 2.0 : (shown.count > 60 ? 4.0 : 10.0)
         let left = 80.0, top = 40.0, width = 900.0
         let height = top + Double(shown.count) * rowHeight + 40
         func x(_ i: Instant) -> Double {
             let d = i - origin
-            let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            let s = d / .seconds(1)
             return left + width * s / span
         }
         func f(_ v: Double) -> String { String(format2(v)) }

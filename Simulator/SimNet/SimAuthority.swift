@@ -69,7 +69,7 @@ public final class SimAuthority: AccessAuthority {
         if random.chance(errorRate) { behaviour = .error("simulated error") }
         else if random.chance(timeoutRate) { behaviour = .timeout }
         else { behaviour = rules.first(where: { $0.matches(query) })?.behaviour ?? defaultBehaviour }
-        let delay = latency.simNanoseconds + Int64(random.below(UInt64(max(0, jitter.simNanoseconds)) + 1))
+        let delay = latency.nanosecondCount + Int64(random.below(UInt64(max(0, jitter.nanosecondCount)) + 1))
         let due = Instant(nanoseconds: simulation.now.nanoseconds + delay)
         let answer: AuthorityAnswer
         switch behaviour {

@@ -37,7 +37,7 @@ public final class SimFileTree: FileSource {
 
     private func complete<T>(_ result: T, _ completion: @escaping (T) -> Void) {
         guard let latency else { completion(result); return }
-        let delay = latency.simNanoseconds + Int64(random.below(UInt64(max(0, jitter.simNanoseconds)) + 1))
+        let delay = latency.nanosecondCount + Int64(random.below(UInt64(max(0, jitter.nanosecondCount)) + 1))
         simulation.schedule(at: Instant(nanoseconds: simulation.now.nanoseconds + delay), owner: owner) {
             completion(result)
         }

@@ -29,10 +29,10 @@ public struct LinkFaults: Hashable, Sendable {
     struct Compiled {
         var latency: Int64, jitter: UInt64, loss: Double, duplication: Double, reordering: Double, reorderDelay: UInt64
         init(_ f: LinkFaults) {
-            latency = max(0, f.latency.simNanoseconds)
-            jitter = UInt64(max(0, f.jitter.simNanoseconds))
+            latency = max(0, f.latency.nanosecondCount)
+            jitter = UInt64(max(0, f.jitter.nanosecondCount))
             loss = f.loss; duplication = f.duplication; reordering = f.reordering
-            reorderDelay = UInt64(max(0, f.reorderDelay.simNanoseconds))
+            reorderDelay = UInt64(max(0, f.reorderDelay.nanosecondCount))
         }
     }
 }
@@ -287,7 +287,7 @@ public final class SimNetwork: SimEventTarget {
                 stats.droppedHook += 1
                 simulation.note("drop \(source)->\(destination): hook")
                 return
-            case .delay(let d): extra = max(0, d.simNanoseconds)
+            case .delay(let d): extra = max(0, d.nanosecondCount)
             }
         }
         let f = linkFaults.isEmpty ? compiledDefault : (linkFaults[from.index << 32 | to.index] ?? compiledDefault)

@@ -80,13 +80,3 @@ public final class SimRandom: RandomNumberGenerator, RandomSource {
     }
 }
 
-extension Duration {
-    /// Whole nanoseconds (saturating at Int64's range), for virtual-time arithmetic.
-    @inlinable
-    public var simNanoseconds: Int64 {
-        let (s, atto) = components
-        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return s < 0 ? .min : .max }
-        return ns &+ atto / 1_000_000_000
-    }
-}

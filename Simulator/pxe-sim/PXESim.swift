@@ -130,7 +130,7 @@ struct Run: ParsableCommand {
         for line in result.serverLog { print(line) }
         print(result.render())
         // On stderr: stdout stays a pure function of the flags (same seed, same report).
-        FileHandle.standardError.write(Data("wall time \(String(format: "%.3f", Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18)) s\n".utf8))
+        FileHandle.standardError.write(Data("wall time \(String(format: "%.3f", wall / .seconds(1))) s\n".utf8))
         try writeOutputs(result.report(wall: wall), extra: [("seed", "\(seed)"), ("persona", "\"\(persona.rawValue)\"")])
         if !result.ok { throw ExitCode(1) }
     }

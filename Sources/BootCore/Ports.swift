@@ -12,13 +12,27 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let zero = Instant(nanoseconds: 0)
     public static func < (l: Instant, r: Instant) -> Bool { l.nanoseconds < r.nanoseconds }
     public static func + (l: Instant, r: Duration) -> Instant {
-        let (s, atto) = r.components
-        return Instant(nanoseconds: l.nanoseconds &+ s &* 1_000_000_000 &+ atto / 1_000_000_000)
+        Instant(nanoseconds: l.nanoseconds &+ r.nanosecondCount)
     }
     public static func - (l: Instant, r: Instant) -> Duration { .nanoseconds(l.nanoseconds - r.nanoseconds) }
     public var description: String {
         let ms = nanoseconds / 1_000_000
         return "\(ms / 1000).\(String(1000 + ms % 1000).dropFirst())s"
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, truncated toward zero and saturating at Int64's range: the one
+    /// conversion from Duration for instants, timers and virtual time. (Seconds as a Double,
+    /// for reports, are `d / .seconds(1)`.)
+    @inlinable
+    public var nanosecondCount: Int64 {
+        let (s, atto) = components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return s < 0 ? .min : .max }
+        let (sum, overflow2) = ns.addingReportingOverflow(atto / 1_000_000_000)
+        if overflow2 { return s < 0 ? .min : .max }
+        return sum
     }
 }
 

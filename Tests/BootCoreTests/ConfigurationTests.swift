@@ -257,6 +257,9 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(try load("[tftpd]\nbusy_poll = 50\n").configuration.tftpd.busyPoll == .microseconds(50))
         #expect(try load("").configuration.tftpd.busyPoll == .microseconds(50))
         #expect(try load("[tftpd]\nbusy_poll = 0\n").configuration.tftpd.busyPoll == .zero)
+        #expect(try load("").configuration.tftpd.gso)
+        #expect(try load("[tftpd]\ngso = off\n").configuration.tftpd.gso == false)
+        #expect(errors("[tftpd]\ngso = maybe\n").count == 1)
         #expect(errors("[tftpd]\nbusy_poll = 500\n") == ["t.ini:2: [tftpd] busy_poll: busy_poll (microseconds) 500 is outside 0...200"])
         #expect(errors("[tftpd]\nmax_transfers = 0\n") == ["t.ini:2: [tftpd] max_transfers: max_transfers 0 is outside 1...65536"])
         #expect(try load("[tftpd]\nroot = https://files.example/boot/\n").configuration.tftpd.root == .remote("https://files.example/boot/"))
@@ -457,7 +460,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(r.warnings.map(\.description) == [
             "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, boot_file, access, allow_simple_dhcp, notify, timeout)",
             "t.ini:4: [extras]: unknown section, ignored (known: logger, bootpd, bootfile, buggy_clients, mac, uuid, static_dhcp, http, tftpd, httpd, filters)",
-            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, busy_poll)",
+            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, busy_poll, gso)",
         ])
     }
 
@@ -535,6 +538,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             single_port = no
             max_transfers = 4096
             busy_poll = 50
+            gso = yes
 
             [httpd]
             address = 0.0.0.0

@@ -44,10 +44,12 @@ struct LeaseFileTests {
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
             f.sync()
         }
-        // A crash in the middle of the last write: cut the file inside its last line.
+        // A crash in the middle of the last write: the end of its last line never reached
+        // the disk, so the journal's pre-grown empty lines are still there instead.
         let path = state + "/leases"
         var bytes = try #require(FileManager.default.contents(atPath: path))
-        bytes.removeLast(10)
+        let lastLineEnd = try #require(bytes.lastIndex { $0 != UInt8(ascii: "\n") })
+        bytes.replaceSubrange(lastLineEnd - 9...lastLineEnd, with: [UInt8](repeating: UInt8(ascii: "\n"), count: 10))
         try bytes.write(to: URL(fileURLWithPath: path))
         let g = try LeaseFile(directory: state, monotonicNow: now)
         #expect(g.load().map(\.mac) == [[1, 2, 3, 4, 5, 6]])
@@ -56,6 +58,55 @@ struct LeaseFileTests {
         let h = try LeaseFile(directory: state, monotonicNow: now)
         #expect(h.ignoredLines == 0)
         #expect(h.load().count == 1)
+    }
+
+    @Test func fileCutInsideItsLastLineLosesOnlyThatLine() throws {
+        // A journal that ends without a newline (cut inside a line while it grew, or
+        // written by an older bootd): the cut line is ignored, the rest loads.
+        let dir = TempDir()
+        let state = dir.path + "/state"
+        do {
+            let f = try LeaseFile(directory: state, monotonicNow: now)
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
+            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
+            f.close()
+        }
+        let path = state + "/leases"
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        bytes.removeLast(10)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let g = try LeaseFile(directory: state, monotonicNow: now)
+        #expect(g.load().map(\.mac) == [[1, 2, 3, 4, 5, 6]])
+        #expect(g.ignoredLines == 1)
+    }
+
+    @Test func commitsRewriteThePreGrownFileAndCloseTrimsIt() throws {
+        // Appends go into space the file already has: its size stays put from one commit
+        // to the next (fdatasync then writes data only), and a graceful close leaves plain
+        // text that ends with the last record.
+        let dir = TempDir()
+        let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        func size() throws -> Int { try #require(try FileManager.default.attributesOfItem(atPath: f.path)[.size] as? Int) }
+        f.store(LeaseRecord(mac: [3, 0, 0, 0, 0, 1], address: IPv4Address(10, 0, 0, 1), expires: nil))
+        f.sync()
+        let grown = try size()
+        #expect(grown > 1 << 20)
+        for i in 2...200 {
+            f.store(LeaseRecord(mac: [3, 0, 0, 0, 0, UInt8(i)], address: IPv4Address(10, 0, 0, UInt8(i)), expires: nil))
+            f.sync()
+        }
+        #expect(try size() == grown)
+        // Another reader sees every record now, then empty lines.
+        let text = try String(contentsOfFile: f.path, encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 201)   // header + 200 records
+        #expect(try LeaseFile(directory: dir.path + "/state2", monotonicNow: now).load().isEmpty)
+        f.close()
+        let closed = try String(contentsOfFile: f.path, encoding: .utf8)
+        #expect(closed.hasSuffix("\n") && !closed.hasSuffix("\n\n"))
+        #expect(closed.split(separator: "\n", omittingEmptySubsequences: false).count == 202)
+        let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        #expect(g.load().count == 200)
+        #expect(g.ignoredLines == 0)
     }
 
     @Test func damagedLineIsIgnoredByItsCheck() throws {

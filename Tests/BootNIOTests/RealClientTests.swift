@@ -84,6 +84,13 @@ struct RealClientTests {
         try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "bp")
     }
 
+    @Test("[tftpd] gso = no (windows sent one datagram at a time; the other tests use UDP GSO where the kernel has it): tftp-hpa and atftp (windowsize 8) get every file byte for byte",
+          .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
+    func gsoOff() throws {
+        let d = try TestDaemon(extraConfig: "gso = no")
+        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "nogso")
+    }
+
     /// tftp-hpa (no options) and atftp (blksize 1428, windowsize 8) each download every
     /// small file, compared byte for byte.
     static func hpaAndAtftpGetEverySmallFile(_ d: TestDaemon, prefix: String) throws {

@@ -353,12 +353,16 @@ public struct TFTPSettings: Hashable, Sendable {
     /// VM, for a core that is busy while transfers run (and idle again as soon as none
     /// does). Zero: off.
     public var busyPoll: Duration
+    /// UDP GSO for windowed transfers (RFC 7440): the blocks of a window leave as one
+    /// segmented write (Linux UDP_SEGMENT) instead of one datagram each. On by default where
+    /// the kernel has it; turned off by itself, with a warning, if the kernel refuses it.
+    public var gso: Bool
     public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
                 timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false, maxTransfers: Int = 4096,
-                busyPoll: Duration = .microseconds(50)) {
+                busyPoll: Duration = .microseconds(50), gso: Bool = true) {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
         self.timeout = timeout; self.retries = retries; self.singlePort = singlePort; self.maxTransfers = maxTransfers
-        self.busyPoll = busyPoll
+        self.busyPoll = busyPoll; self.gso = gso
     }
 }
 

@@ -391,7 +391,8 @@ private struct Builder {
             case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
             case "max_transfers": if let n = integer(e, 1...65536, what: "max_transfers") { config.tftpd.maxTransfers = n }
             case "busy_poll": if let n = integer(e, 0...200, what: "busy_poll (microseconds)") { config.tftpd.busyPoll = .microseconds(n) }
-            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "busy_poll"])
+            case "gso": if let b = bool(e) { config.tftpd.gso = b }
+            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "busy_poll", "gso"])
             }
         }
     }
@@ -594,7 +595,8 @@ extension BootConfiguration {
         kv("retries", String(tftpd.retries))
         kv("single_port", tftpd.singlePort ? "yes" : "no")
         kv("max_transfers", String(tftpd.maxTransfers))
-        kv("busy_poll", String(tftpd.busyPoll.components.attoseconds / 1_000_000_000_000 + tftpd.busyPoll.components.seconds * 1_000_000))
+        kv("busy_poll", String(tftpd.busyPoll.nanosecondCount / 1000))
+        kv("gso", tftpd.gso ? "yes" : "no")
 
         sec("httpd")
         kv("address", httpd.address.description)
