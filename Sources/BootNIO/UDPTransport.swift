@@ -141,6 +141,17 @@ public final class UDPPort: BoundPort {
         d.local.port = local.port
         tap?(d, true)
         if let segmentation, segmentation.enabled, d.payload.count >= Segmentation.minimumSegment {
+            if run == nil && !flushScheduled {
+                // The first block of a window leaves at once, on its own: the client starts
+                // on it while the rest of the window is built and sent as one segmented
+                // write (and a lock-step block is sent as early as it can be).
+                var buffer = channel.allocator.buffer(capacity: d.payload.count)
+                buffer.writeBytes(d.payload)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer), promise: nil)
+                flushScheduled = true   // still flushed (a no-op) with the batch, and busy-polled after it
+                batch.add(self)
+                return
+            }
             if var r = run, r.peer == d.peer, r.size == d.payload.count, r.count < Segmentation.maximumSegments,
                r.buffer.readableBytes + d.payload.count <= Segmentation.maximumBytes {
                 run = nil   // unique: the append does not copy
