@@ -35,25 +35,35 @@ struct LeaseFileTests {
         #expect(g.ignoredLines == 0)
     }
 
-    @Test func tornLastLineIsIgnored() throws {
-        let dir = TempDir()
+    /// A journal of two leases (…:06, then …:07) in `dir`/state: synced and left open, as
+    /// after kill -9, or closed. `damage` then changes its bytes, and the reload must keep
+    /// the first lease and ignore the damaged second line. Returns the state directory.
+    func secondLineDamaged(in dir: TempDir, closed: Bool, damage: (inout Data) throws -> Void) throws -> String {
         let state = dir.path + "/state"
         do {
             let f = try LeaseFile(directory: state, monotonicNow: now)
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
             f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
-            f.sync()
+            if closed { f.close() } else { f.sync() }
         }
-        // A crash in the middle of the last write: the end of its last line never reached
-        // the disk, so the journal's pre-grown empty lines are still there instead.
         let path = state + "/leases"
         var bytes = try #require(FileManager.default.contents(atPath: path))
-        let lastLineEnd = try #require(bytes.lastIndex { $0 != UInt8(ascii: "\n") })
-        bytes.replaceSubrange(lastLineEnd - 9...lastLineEnd, with: [UInt8](repeating: UInt8(ascii: "\n"), count: 10))
+        try damage(&bytes)
         try bytes.write(to: URL(fileURLWithPath: path))
         let g = try LeaseFile(directory: state, monotonicNow: now)
         #expect(g.load().map(\.mac) == [[1, 2, 3, 4, 5, 6]])
         #expect(g.ignoredLines == 1)
+        return state
+    }
+
+    @Test func tornLastLineIsIgnored() throws {
+        // A crash in the middle of the last write: the end of its last line never reached
+        // the disk, so the journal's pre-grown empty lines are still there instead.
+        let dir = TempDir()
+        let state = try secondLineDamaged(in: dir, closed: false) { bytes in
+            let lastLineEnd = try #require(bytes.lastIndex { $0 != UInt8(ascii: "\n") })
+            bytes.replaceSubrange(lastLineEnd - 9...lastLineEnd, with: [UInt8](repeating: UInt8(ascii: "\n"), count: 10))
+        }
         // The reload compacted the journal: the torn line is gone for good.
         let h = try LeaseFile(directory: state, monotonicNow: now)
         #expect(h.ignoredLines == 0)
@@ -64,20 +74,7 @@ struct LeaseFileTests {
         // A journal that ends without a newline (cut inside a line while it grew, or
         // written by an older bootd): the cut line is ignored, the rest loads.
         let dir = TempDir()
-        let state = dir.path + "/state"
-        do {
-            let f = try LeaseFile(directory: state, monotonicNow: now)
-            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 6], address: IPv4Address(10, 0, 0, 100), expires: nil))
-            f.store(LeaseRecord(mac: [1, 2, 3, 4, 5, 7], address: IPv4Address(10, 0, 0, 101), expires: nil))
-            f.close()
-        }
-        let path = state + "/leases"
-        var bytes = try #require(FileManager.default.contents(atPath: path))
-        bytes.removeLast(10)
-        try bytes.write(to: URL(fileURLWithPath: path))
-        let g = try LeaseFile(directory: state, monotonicNow: now)
-        #expect(g.load().map(\.mac) == [[1, 2, 3, 4, 5, 6]])
-        #expect(g.ignoredLines == 1)
+        _ = try secondLineDamaged(in: dir, closed: true) { $0.removeLast(10) }
     }
 
     @Test func commitsRewriteThePreGrownFileAndCloseTrimsIt() throws {
