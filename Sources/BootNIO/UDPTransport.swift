@@ -145,9 +145,7 @@ public final class UDPPort: BoundPort {
                 // The first block of a window leaves at once, on its own: the client starts
                 // on it while the rest of the window is built and sent as one segmented
                 // write (and a lock-step block is sent as early as it can be).
-                var buffer = channel.allocator.buffer(capacity: d.payload.count)
-                buffer.writeBytes(d.payload)
-                channel.writeAndFlush(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer), promise: nil)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer(d.payload, channel)), promise: nil)
                 flushScheduled = true   // still flushed (a no-op) with the batch, and busy-polled after it
                 batch.add(self)
                 return
@@ -160,15 +158,11 @@ public final class UDPPort: BoundPort {
                 run = r
             } else {
                 writeRun()
-                var buffer = channel.allocator.buffer(capacity: min(Segmentation.maximumBytes, d.payload.count * 8))
-                buffer.writeBytes(d.payload)
-                run = (d.peer, d.payload.count, buffer, 1)
+                run = (d.peer, d.payload.count, buffer(d.payload, channel, room: min(Segmentation.maximumBytes, d.payload.count * 8)), 1)
             }
         } else {
             writeRun()
-            var buffer = channel.allocator.buffer(capacity: d.payload.count)
-            buffer.writeBytes(d.payload)
-            channel.write(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer), promise: nil)
+            channel.write(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer(d.payload, channel)), promise: nil)
         }
         // One flush for every datagram written in this loop iteration: NIO sends them with
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
@@ -176,6 +170,13 @@ public final class UDPPort: BoundPort {
             flushScheduled = true
             batch.add(self)
         }
+    }
+
+    /// `payload` in a buffer of the channel's, with room for `room` bytes (a GSO run grows).
+    private func buffer(_ payload: [UInt8], _ channel: any Channel, room: Int? = nil) -> ByteBuffer {
+        var b = channel.allocator.buffer(capacity: room ?? payload.count)
+        b.writeBytes(payload)
+        return b
     }
 
     /// A transfer port talks to one peer: its socket address is built once, not per block.
@@ -254,7 +255,7 @@ public final class UDPPort: BoundPort {
 /// segmented write the kernel refuses (a device without checksum offload), said once.
 public final class Segmentation: @unchecked Sendable {
     /// Confined to the event loop, like the ports.
-    var enabled: Bool
+    var enabled = true
     let onFailure: (String) -> Void
     /// Below this, a datagram is not worth a segmented write (ACKs, OACKs, errors).
     static let minimumSegment = 512
@@ -263,7 +264,7 @@ public final class Segmentation: @unchecked Sendable {
     static let maximumBytes = 65_000
     /// Segmented writes made (each carries 2 to 64 datagrams).
     var writes = 0
-    init(enabled: Bool, onFailure: @escaping (String) -> Void) { self.enabled = enabled; self.onFailure = onFailure }
+    init(onFailure: @escaping (String) -> Void) { self.onFailure = onFailure }
     func failed(_ error: any Error) {
         guard enabled else { return }
         enabled = false
@@ -337,7 +338,7 @@ public final class NIOPortFactory: PortFactory {
     /// that CPU spinning while transfers run. Zero (the default): off.
     public var busyPoll: Duration {
         get { .nanoseconds(Int64(batch.spinNanoseconds)) }
-        set { batch.spinNanoseconds = UInt64(max(0, TimeAmount(newValue).nanoseconds)) }
+        set { batch.spinNanoseconds = UInt64(max(0, newValue.nanosecondCount)) }
     }
 
     public init(loop: any EventLoop, tap: DatagramTap? = nil) {
@@ -349,7 +350,7 @@ public final class NIOPortFactory: PortFactory {
     /// says once that a refusal turned it off). Returns whether it is on.
     @discardableResult
     public func enableSegmentation(onFailure: @escaping (String) -> Void = { _ in }) -> Bool {
-        segmentation = System.supportsUDPSegmentationOffload ? Segmentation(enabled: true, onFailure: onFailure) : nil
+        segmentation = System.supportsUDPSegmentationOffload ? Segmentation(onFailure: onFailure) : nil
         return segmentation != nil
     }
     private var segmentation: Segmentation?

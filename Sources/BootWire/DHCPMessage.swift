@@ -195,11 +195,11 @@ extension DHCPMessage {
             var ignored: DHCPOption?   // option 52 inside file or sname means nothing
             if value & 1 != 0 {
                 try Self.parseOptionArea(bytes, from: fileStart, to: fileStart + 128, area: "file", into: &options, overload: &ignored)
-                file = [UInt8](repeating: 0, count: 128)
+                file = Self.zeros128
             }
             if value & 2 != 0 {
                 try Self.parseOptionArea(bytes, from: snameStart, to: snameStart + 64, area: "sname", into: &options, overload: &ignored)
-                sname = [UInt8](repeating: 0, count: 64)
+                sname = Self.zeros64
             }
         }
 
