@@ -140,6 +140,7 @@ public final class UDPPort: BoundPort {
         if d.local.address == .any || d.local.address == .broadcast { d.local.address = local.address }
         d.local.port = local.port
         tap?(d, true)
+        if fd >= 0 && !viaNIO { sendDirect(d); return }
         if let segmentation, segmentation.enabled, d.payload.count >= Segmentation.minimumSegment {
             if run == nil && !flushScheduled {
                 // The first block of a window leaves at once, on its own: the client starts
@@ -166,6 +167,106 @@ public final class UDPPort: BoundPort {
         }
         // One flush for every datagram written in this loop iteration: NIO sends them with
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
+        if !flushScheduled {
+            flushScheduled = true
+            batch.add(self)
+        }
+    }
+
+    // MARK: Transfer ports: straight to the socket
+
+    /// A transfer port writes its datagrams with its own sendmsg(2) on the socket it created,
+    /// not through NIO's write path: a lock-step transfer sends one block per ACK, and NIO's
+    /// per-write work (an envelope, a buffer copy, its queue, a flush) cost more than the
+    /// block's own processing. Only when the kernel answers EAGAIN (the socket's send buffer
+    /// is full: a large window) does the port hand its writes to NIO, which waits for the
+    /// socket to drain, and it stays with NIO from then on so nothing overtakes a queued write.
+    private var viaNIO = false
+    /// A run of same-size datagrams to one peer sent straight as one segmented write (GSO).
+    private var directRun: (peer: Endpoint, size: Int, count: Int)?
+    private var runBytes: [UInt8] = []
+
+    private func sendDirect(_ d: Datagram) {
+        if let segmentation, segmentation.enabled, d.payload.count >= Segmentation.minimumSegment {
+            if directRun == nil && !flushScheduled {
+                // The first block of a window leaves at once, on its own (a lock-step block
+                // too); the rest of the window gathers into one segmented write at the flush.
+                transmit(d.payload[...], to: d.peer)
+                flushScheduled = true
+                batch.add(self)
+                return
+            }
+            if let r = directRun, r.peer == d.peer, r.size == d.payload.count, r.count < Segmentation.maximumSegments,
+               runBytes.count + d.payload.count <= Segmentation.maximumBytes {
+                runBytes.append(contentsOf: d.payload)
+                directRun!.count += 1
+            } else {
+                writeDirectRun()
+                directRun = (d.peer, d.payload.count, 1)
+                runBytes.append(contentsOf: d.payload)
+            }
+        } else {
+            writeDirectRun()
+            transmit(d.payload[...], to: d.peer)
+        }
+        if !flushScheduled {
+            flushScheduled = true
+            batch.add(self)
+        }
+    }
+
+    private func writeDirectRun() {
+        guard let r = directRun else { return }
+        directRun = nil
+        defer { runBytes.removeAll(keepingCapacity: true) }
+        if r.count == 1 { transmit(runBytes[...], to: r.peer); return }
+        let error = runBytes.withUnsafeBytes { SocketCalls.send(fd, $0, to: r.peer, segmentSize: r.size) }
+        if error == 0 { segmentation?.writes += 1; return }
+        if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
+            handToNIO(runBytes, size: r.size, to: r.peer)
+        } else if error == EIO || error == EINVAL || error == EOPNOTSUPP {
+            // A device that cannot segment (no checksum offload: EIO): off for good, and
+            // this run goes again one datagram at a time.
+            segmentation?.failed(SocketCalls.Failure(errno: error))
+            var at = 0
+            while at < runBytes.count {
+                let end = min(at + r.size, runBytes.count)
+                transmit(runBytes[at..<end], to: r.peer)
+                at = end
+            }
+        } else {
+            sendErrors += 1
+        }
+    }
+
+    /// One datagram straight to the socket. ICMP errors from the peer (ECONNREFUSED) and
+    /// the like lose that datagram, as a write through NIO would; the transfer's own
+    /// timeout and retransmission cover it.
+    private func transmit(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
+        if viaNIO { handToNIO(Array(payload), size: payload.count, to: peer); return }
+        let error = payload.withUnsafeBytes { SocketCalls.send(fd, $0, to: peer) }
+        if error == 0 { return }
+        if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
+            handToNIO(Array(payload), size: payload.count, to: peer)
+        } else {
+            sendErrors += 1
+        }
+    }
+
+    /// The socket is full: from now on this port writes through NIO (in order: these
+    /// datagrams first), which sends them when the socket drains.
+    private func handToNIO(_ bytes: [UInt8], size: Int, to peer: Endpoint) {
+        viaNIO = true
+        guard let channel else { return }
+        let address = socketAddress(peer)
+        var at = 0
+        while at < bytes.count {
+            let end = min(at + max(size, 1), bytes.count)
+            var b = channel.allocator.buffer(capacity: end - at)
+            b.writeBytes(bytes[at..<end])
+            channel.write(AddressedEnvelope(remoteAddress: address, data: b), promise: nil)
+            at = end
+        }
         if !flushScheduled {
             flushScheduled = true
             batch.add(self)
@@ -232,8 +333,9 @@ public final class UDPPort: BoundPort {
     fileprivate let batch: FlushBatch
     fileprivate func flushNow() {
         flushScheduled = false
+        writeDirectRun()
         writeRun()
-        channel?.flush()
+        if fd < 0 || viaNIO { channel?.flush() }
     }
     private var lastPeer: (Endpoint, SocketAddress)?
 
@@ -241,8 +343,8 @@ public final class UDPPort: BoundPort {
         guard !closed else { return }
         closed = true
         pending = []
+        if flushScheduled { writeDirectRun(); writeRun(); channel?.flush() }   // a last ERROR or DATA still leaves
         fd = -1   // NIO closes it; the number may be reused at once
-        if flushScheduled { writeRun(); channel?.flush() }   // a last ERROR or DATA still leaves
         channel?.close(promise: nil)
         channel = nil
     }
