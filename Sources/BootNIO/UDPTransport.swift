@@ -184,6 +184,8 @@ public final class UDPPort: BoundPort {
     private var viaNIO = false
     /// A run of same-size datagrams to one peer sent straight as one segmented write (GSO).
     private var directRun: (peer: Endpoint, size: Int, count: Int)?
+    /// The system call (tests make the kernel refuse with it).
+    var sendCall: SendCall = SocketCalls.send
     private var runBytes: [UInt8] = []
 
     private func sendDirect(_ d: Datagram) {
@@ -220,7 +222,7 @@ public final class UDPPort: BoundPort {
         directRun = nil
         defer { runBytes.removeAll(keepingCapacity: true) }
         if r.count == 1 { transmit(runBytes[...], to: r.peer); return }
-        let error = runBytes.withUnsafeBytes { SocketCalls.send(fd, $0, to: r.peer, segmentSize: r.size) }
+        let error = runBytes.withUnsafeBytes { sendCall(fd, $0, r.peer, r.size) }
         if error == 0 { segmentation?.writes += 1; return }
         if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
             handToNIO(runBytes, size: r.size, to: r.peer)
@@ -244,7 +246,7 @@ public final class UDPPort: BoundPort {
     /// timeout and retransmission cover it.
     private func transmit(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
         if viaNIO { handToNIO(Array(payload), size: payload.count, to: peer); return }
-        let error = payload.withUnsafeBytes { SocketCalls.send(fd, $0, to: peer) }
+        let error = payload.withUnsafeBytes { sendCall(fd, $0, peer, nil) }
         if error == 0 { return }
         if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
             handToNIO(Array(payload), size: payload.count, to: peer)
@@ -374,6 +376,9 @@ public final class Segmentation: @unchecked Sendable {
     }
 }
 
+/// sendmsg(2) of a datagram or a segmented run: 0 or the errno.
+typealias SendCall = (_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ to: Endpoint, _ segmentSize: Int?) -> Int32
+
 /// Ports with writes waiting for their flush, flushed together once per loop iteration.
 final class FlushBatch {
     let loop: any EventLoop
@@ -433,6 +438,8 @@ public final class NIOPortFactory: PortFactory {
     public var transferReceiveSize = 2048
 
     private let batch: FlushBatch
+    /// The transfer ports' send call (tests make the kernel refuse with it).
+    var sendCall: SendCall = SocketCalls.send
 
     /// Busy polling on the transfer ports (`[tftpd] busy_poll`): after sending, the loop
     /// keeps polling its sockets for this long instead of sleeping until the next datagram.
@@ -548,6 +555,7 @@ public final class NIOPortFactory: PortFactory {
         let p = UDPPort(local: local, loop: loop, tap: tap, batch: batch)
         p.fd = fd
         p.segmentation = segmentation
+        p.sendCall = sendCall
         let receiveBound = NIOLoopBound(receive, eventLoop: loop)
         let portBound = NIOLoopBound(p, eventLoop: loop)
         let tap = NIOLoopBound(self.tap, eventLoop: loop)

@@ -1,5 +1,5 @@
 import BootCore
-import BootNIO
+@testable import BootNIO
 import BootWire
 import Foundation
 import NIOCore
@@ -12,7 +12,8 @@ import Testing
 struct SegmentationTests {
     /// Sends `sizes.count` datagrams from a transfer port in one loop iteration to a plain
     /// socket on 127.0.0.1; returns what that socket received and the segmented writes made.
-    func sendAndReceive(_ sizes: [Int], gso: Bool) throws -> (received: [[UInt8]], sent: [[UInt8]], segmentedWrites: Int?) {
+    func sendAndReceive(_ sizes: [Int], gso: Bool, refuse: (@Sendable (_ call: Int, _ segmented: Bool) -> Int32?)? = nil,
+                        onFailure: @escaping @Sendable (String) -> Void = { _ in }) throws -> (received: [[UInt8]], sent: [[UInt8]], segmentedWrites: Int?) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let loop = group.next()
@@ -31,7 +32,16 @@ struct SegmentationTests {
         let payloads = sent
         let writes = try loop.submit { () -> EventLoopFuture<Int?> in
             let factory = NIOPortFactory(loop: loop)
-            if gso { factory.enableSegmentation() }
+            if gso { factory.enableSegmentation(onFailure: onFailure) }
+            if let refuse {
+                // The kernel's answer for some calls: the errno `refuse` gives, nothing sent.
+                var calls = 0
+                factory.sendCall = { fd, bytes, to, segmentSize in
+                    calls += 1
+                    if let e = refuse(calls, segmentSize != nil) { return e }
+                    return SocketCalls.send(fd, bytes, to: to, segmentSize: segmentSize)
+                }
+            }
             let port = factory.openPort(address: IPv4Address(127, 0, 0, 1), port: 0) { _ in }
             // all in one loop iteration: one flush for the lot
             for p in payloads { port?.send(Datagram(payload: p, peer: to, local: Endpoint(.any, 0))) }
@@ -58,7 +68,7 @@ struct SegmentationTests {
         // than one GSO run (at most 64 segments each), split by the short one.
         let sizes = Array(repeating: 1436, count: 40) + [100] + Array(repeating: 1436, count: 70)
         let r = try sendAndReceive(sizes, gso: true)
-        #expect(r.received == r.sent)
+        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
         if System.supportsUDPSegmentationOffload {
             #expect((r.segmentedWrites ?? 0) >= 3, "expected segmented writes, got \(String(describing: r.segmentedWrites))")
         } else {
@@ -69,7 +79,43 @@ struct SegmentationTests {
     @Test("with [tftpd] gso off, the same datagrams leave one by one")
     func off() throws {
         let r = try sendAndReceive(Array(repeating: 1436, count: 20) + [7], gso: false)
-        #expect(r.received == r.sent)
+        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
         #expect(r.segmentedWrites == nil)
     }
+
+    @Test("a full socket (EAGAIN) in mid-transfer hands the port to NIO: every datagram still arrives, in order", arguments: [false, true])
+    func fullSocket(gso: Bool) throws {
+        // The third send is refused; with GSO that is the segmented run after the first block.
+        let sizes = Array(repeating: 1436, count: 30) + [9]
+        let r = try sendAndReceive(sizes, gso: gso, refuse: { call, _ in call == 3 ? EAGAIN : nil })
+        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+    }
+
+    @Test("a segmented write the kernel refuses (EIO: no checksum offload) turns GSO off, says so, and the run leaves one datagram at a time")
+    func refusedSegmentation() throws {
+        guard System.supportsUDPSegmentationOffload else {
+            print("SKIP refusedSegmentation: this kernel has no UDP GSO"); return
+        }
+        let said = Said()
+        let r = try sendAndReceive(Array(repeating: 1436, count: 20) + [9], gso: true,
+                                   refuse: { _, segmented in segmented ? EIO : nil },
+                                   onFailure: { m in said.add(m) })
+        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+        #expect(r.segmentedWrites == 0)
+        let messages = said.all
+        #expect(messages.count == 1)
+        #expect(messages.first?.contains("UDP GSO refused") == true)
+    }
+}
+
+/// Every datagram arrived, whole and in order (a function: a failed expectation then
+/// prints the counts, not every byte).
+func same(_ received: [[UInt8]], _ sent: [[UInt8]]) -> Bool { received == sent }
+
+/// What the port said, from the loop's thread.
+final class Said: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func add(_ m: String) { lock.lock(); messages.append(m); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return messages }
 }
