@@ -181,7 +181,7 @@ public final class BootClient {
     private func jittered(_ s: RetransmissionSchedule, _ i: Int) -> Duration {
         let base = s.waits[min(i, s.waits.count - 1)]
         guard s.jitter > .zero else { return base }
-        let span = UInt64((s.jitter * 2) / .milliseconds(1))
+        let span = UInt64(max(0, s.jitter.nanosecondCount / 500_000))   // twice the jitter, in ms
         let offset = Int64(random.next() % (span + 1)) - Int64(span / 2)
         return base + .milliseconds(offset)
     }
@@ -350,9 +350,9 @@ public final class BootClient {
         let send = ClientAction.send(Datagram(payload: payload, peer: peer, local: Endpoint(localAddress, port)))
         guard remember else { return [send] }
         lastTFTP = payload
-        let wait = jittered(tftpProfile!.schedule, tftpAttempt)
-        deadline = now + wait
-        return [send, .wakeUp(at: now + wait)]
+        let at = now + jittered(tftpProfile!.schedule, tftpAttempt)
+        deadline = at
+        return [send, .wakeUp(at: at)]
     }
 
     private func tftpTimeout(at now: Instant) -> [ClientAction] {
@@ -503,9 +503,9 @@ public final class BootClient {
         }
         // Mid-window: no ACK, but the server is alive: restart the timer.
         tftpAttempt = 0
-        let wait = jittered(tftpProfile!.schedule, 0)
-        deadline = now + wait
-        return [.wakeUp(at: now + wait)]
+        let at = now + jittered(tftpProfile!.schedule, 0)
+        deadline = at
+        return [.wakeUp(at: at)]
     }
 
     private func collect(_ bytes: [UInt8]) {

@@ -15,7 +15,8 @@ public enum ClientAction: Hashable, Sendable {
     /// Fetch this URL; report through `httpCompleted(status:body:at:)`.
     case httpGet(String)
     /// The client is done; nothing more will come from it.
-    case finished(ClientOutcome)
+    /// (Boxed: the outcome is large, and every other action is copied per datagram.)
+    indirect case finished(ClientOutcome)
 }
 
 /// Why a boot failed.

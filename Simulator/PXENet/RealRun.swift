@@ -252,11 +252,13 @@ public final class RealRun: @unchecked Sendable {
                 guard port != 68 else { continue }
                 let address = interface.address
                 let opened = factory.openPort(address: address, port: 0) { [unowned self] d in
-                    guard !self.ended, !self.slots[i].done else { return }
-                    self.result.packetsReceived += 1
+                    let run = self   // one strong reference per datagram, not one per use
+                    let slot = run.slots[i]
+                    guard !run.ended, !slot.done else { return }
+                    run.result.packetsReceived += 1
                     var delivered = d
                     delivered.local = Endpoint(address, port)
-                    self.perform(i, self.slots[i].client.receive(delivered, at: self.now))
+                    run.perform(i, slot.client.receive(delivered, at: run.now))
                 }
                 if opened == nil { result.portFailures += 1 }
                 slot.ports[port] = opened
