@@ -109,7 +109,7 @@ public final class BootClient {
         outcome.timings.httpFinished = now
         outcome.httpStatus = status
         guard (200..<300).contains(status) else { return finish(.httpError(status: status), at: now) }
-        collect(body)
+        collect(body[...])
         return bootFileDone(at: now)
     }
 
@@ -382,6 +382,13 @@ public final class BootClient {
         if tid == nil && d.peer.address != tftpServer.address {
             return wrongTID(d, at: now)
         }
+        // DATA, nearly every datagram of a transfer: its payload read in place (no parse
+        // into a TFTPPacket, no copy). Anything else, or a block too large, takes the parser.
+        let p = d.payload
+        if p.count >= 4, p[0] == 0, p[1] == 3, p.count - 4 <= TFTPPacket.maximumDataPayload {
+            if tid == nil { tid = d.peer }
+            return data(UInt16(p[2]) << 8 | UInt16(p[3]), p[4...], at: now)
+        }
         guard let packet = try? TFTPPacket(parsing: d.payload) else {
             outcome.counters.ignored += 1
             return []
@@ -396,7 +403,7 @@ public final class BootClient {
             return oack(granted, at: now)
         case let .data(block, payload):
             if tid == nil { tid = d.peer }
-            return data(block, payload, at: now)
+            return data(block, payload[...], at: now)
         default:
             outcome.counters.ignored += 1
             return []
@@ -455,7 +462,7 @@ public final class BootClient {
         return ack(0, at: now)
     }
 
-    private func data(_ block: UInt16, _ payload: [UInt8], at now: Instant) -> [ClientAction] {
+    private func data(_ block: UInt16, _ payload: ArraySlice<UInt8>, at now: Instant) -> [ClientAction] {
         if probing {
             // The server ignored the probe's options: this is the download.
             probing = false
@@ -508,7 +515,7 @@ public final class BootClient {
         return [.wakeUp(at: at)]
     }
 
-    private func collect(_ bytes: [UInt8]) {
+    private func collect(_ bytes: ArraySlice<UInt8>) {
         outcome.bytesReceived += bytes.count
         if options.checksum { outcome.checksum = ClientOutcome.fnv1a(bytes, from: outcome.checksum) }
         if options.keepBytes { received += bytes }
