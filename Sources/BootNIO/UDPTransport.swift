@@ -134,43 +134,18 @@ public final class UDPPort: BoundPort {
 
     public func send(_ datagram: Datagram) {
         guard !closed else { return }
-        guard let channel else { pending.append(datagram); return }
+        guard channel != nil else { pending.append(datagram); return }
         var d = datagram
         d.peer.port = portMap(d.peer.port)
         if d.local.address == .any || d.local.address == .broadcast { d.local.address = local.address }
         d.local.port = local.port
         tap?(d, true)
         if fd >= 0 && !viaNIO { sendDirect(d); return }
-        if let segmentation, segmentation.enabled, d.payload.count >= Segmentation.minimumSegment {
-            if run == nil && !flushScheduled {
-                // The first block of a window leaves at once, on its own: the client starts
-                // on it while the rest of the window is built and sent as one segmented
-                // write (and a lock-step block is sent as early as it can be).
-                channel.writeAndFlush(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer(d.payload, channel)), promise: nil)
-                flushScheduled = true   // still flushed (a no-op) with the batch, and busy-polled after it
-                batch.add(self)
-                return
-            }
-            if var r = run, r.peer == d.peer, r.size == d.payload.count, r.count < Segmentation.maximumSegments,
-               r.buffer.readableBytes + d.payload.count <= Segmentation.maximumBytes {
-                run = nil   // unique: the append does not copy
-                r.buffer.writeBytes(d.payload)
-                r.count += 1
-                run = r
-            } else {
-                writeRun()
-                run = (d.peer, d.payload.count, buffer(d.payload, channel, room: min(Segmentation.maximumBytes, d.payload.count * 8)), 1)
-            }
-        } else {
-            writeRun()
-            channel.write(AddressedEnvelope(remoteAddress: socketAddress(d.peer), data: buffer(d.payload, channel)), promise: nil)
-        }
+        // A listening port, or a transfer port whose socket was full once: through NIO.
+        nioWrite(d.payload[...], to: d.peer)
         // One flush for every datagram written in this loop iteration: NIO sends them with
         // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
-        if !flushScheduled {
-            flushScheduled = true
-            batch.add(self)
-        }
+        scheduleFlush()
     }
 
     // MARK: Transfer ports: straight to the socket
@@ -194,8 +169,7 @@ public final class UDPPort: BoundPort {
                 // The first block of a window leaves at once, on its own (a lock-step block
                 // too); the rest of the window gathers into one segmented write at the flush.
                 transmit(d.payload[...], to: d.peer)
-                flushScheduled = true
-                batch.add(self)
+                scheduleFlush()
                 return
             }
             if let r = directRun, r.peer == d.peer, r.size == d.payload.count, r.count < Segmentation.maximumSegments,
@@ -211,10 +185,7 @@ public final class UDPPort: BoundPort {
             writeDirectRun()
             transmit(d.payload[...], to: d.peer)
         }
-        if !flushScheduled {
-            flushScheduled = true
-            batch.add(self)
-        }
+        scheduleFlush()
     }
 
     private func writeDirectRun() {
@@ -225,7 +196,7 @@ public final class UDPPort: BoundPort {
         let error = runBytes.withUnsafeBytes { sendCall(fd, $0, r.peer, r.size) }
         if error == 0 { segmentation?.writes += 1; return }
         if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
-            handToNIO(runBytes, size: r.size, to: r.peer)
+            handToNIO(runBytes[...], size: r.size, to: r.peer)
         } else if error == EIO || error == EINVAL || error == EOPNOTSUPP {
             // A device that cannot segment (no checksum offload: EIO): off for good, and
             // this run goes again one datagram at a time.
@@ -245,41 +216,35 @@ public final class UDPPort: BoundPort {
     /// the like lose that datagram, as a write through NIO would; the transfer's own
     /// timeout and retransmission cover it.
     private func transmit(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
-        if viaNIO { handToNIO(Array(payload), size: payload.count, to: peer); return }
+        if viaNIO { handToNIO(payload, size: payload.count, to: peer); return }
         let error = payload.withUnsafeBytes { sendCall(fd, $0, peer, nil) }
         if error == 0 { return }
         if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
-            handToNIO(Array(payload), size: payload.count, to: peer)
+            handToNIO(payload, size: payload.count, to: peer)
         } else {
             sendErrors += 1
         }
     }
 
     /// The socket is full: from now on this port writes through NIO (in order: these
-    /// datagrams first), which sends them when the socket drains.
-    private func handToNIO(_ bytes: [UInt8], size: Int, to peer: Endpoint) {
+    /// datagrams, `size` bytes each, first), which sends them when the socket drains.
+    private func handToNIO(_ bytes: ArraySlice<UInt8>, size: Int, to peer: Endpoint) {
         viaNIO = true
-        guard let channel else { return }
-        let address = socketAddress(peer)
-        var at = 0
-        while at < bytes.count {
-            let end = min(at + max(size, 1), bytes.count)
-            var b = channel.allocator.buffer(capacity: end - at)
-            b.writeBytes(bytes[at..<end])
-            channel.write(AddressedEnvelope(remoteAddress: address, data: b), promise: nil)
+        var at = bytes.startIndex
+        while at < bytes.endIndex {
+            let end = min(at + max(size, 1), bytes.endIndex)
+            nioWrite(bytes[at..<end], to: peer)
             at = end
         }
-        if !flushScheduled {
-            flushScheduled = true
-            batch.add(self)
-        }
+        scheduleFlush()
     }
 
-    /// `payload` in a buffer of the channel's, with room for `room` bytes (a GSO run grows).
-    private func buffer(_ payload: [UInt8], _ channel: any Channel, room: Int? = nil) -> ByteBuffer {
-        var b = channel.allocator.buffer(capacity: room ?? payload.count)
+    /// One datagram queued on the channel, sent at the loop iteration's flush.
+    private func nioWrite(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
+        guard let channel else { return }
+        var b = channel.allocator.buffer(capacity: payload.count)
         b.writeBytes(payload)
-        return b
+        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: b), promise: nil)
     }
 
     /// A transfer port talks to one peer: its socket address is built once, not per block.
@@ -294,39 +259,14 @@ public final class UDPPort: BoundPort {
     /// those datagrams, one trip through the network stack instead of one per block. A
     /// shorter datagram (the last block) ends the run and leaves after it, in order.
     var segmentation: Segmentation?
-    private var run: (peer: Endpoint, size: Int, buffer: ByteBuffer, count: Int)?
-
-    private func writeRun() {
-        guard let r = run, let channel else { return }
-        run = nil
-        let address = socketAddress(r.peer)
-        guard r.count > 1, let segmentation else {
-            channel.write(AddressedEnvelope(remoteAddress: address, data: r.buffer), promise: nil)
-            return
-        }
-        let envelope = AddressedEnvelope(remoteAddress: address, data: r.buffer,
-                                         metadata: .init(ecnState: .transportNotCapable, packetInfo: nil, segmentSize: r.size))
-        segmentation.writes += 1
-        let promise = channel.eventLoop.makePromise(of: Void.self)
-        let me = NIOLoopBound(self, eventLoop: loop)
-        promise.futureResult.whenFailure { error in
-            // A device that cannot segment (no checksum offload: EIO): off for good, and
-            // this run goes again one datagram at a time.
-            segmentation.failed(error)
-            me.value.resend(r.buffer, size: r.size, to: address)
-        }
-        channel.write(envelope, promise: promise)
-    }
-
-    private func resend(_ buffer: ByteBuffer, size: Int, to address: SocketAddress) {
-        guard let channel, !closed else { return }
-        var rest = buffer
-        while let one = rest.readSlice(length: min(size, rest.readableBytes)), one.readableBytes > 0 {
-            channel.write(AddressedEnvelope(remoteAddress: address, data: one), promise: nil)
-        }
-        channel.flush()
-    }
     fileprivate var flushScheduled = false
+    /// This port's writes of the loop iteration are flushed (and its socket busy-polled) with
+    /// the batch, once.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        batch.add(self)
+    }
     /// The socket of a transfer port (for busy polling), -1 otherwise.
     fileprivate var fd: Int32 = -1
     /// Who flushes this port once per loop iteration: the transfer ports of one factory
@@ -336,7 +276,6 @@ public final class UDPPort: BoundPort {
     fileprivate func flushNow() {
         flushScheduled = false
         writeDirectRun()
-        writeRun()
         if fd < 0 || viaNIO { channel?.flush() }
     }
     private var lastPeer: (Endpoint, SocketAddress)?
@@ -345,7 +284,7 @@ public final class UDPPort: BoundPort {
         guard !closed else { return }
         closed = true
         pending = []
-        if flushScheduled { writeDirectRun(); writeRun(); channel?.flush() }   // a last ERROR or DATA still leaves
+        if flushScheduled { writeDirectRun(); channel?.flush() }   // a last ERROR or DATA still leaves
         fd = -1   // NIO closes it; the number may be reused at once
         channel?.close(promise: nil)
         channel = nil

@@ -68,7 +68,7 @@ struct SegmentationTests {
         // than one GSO run (at most 64 segments each), split by the short one.
         let sizes = Array(repeating: 1436, count: 40) + [100] + Array(repeating: 1436, count: 70)
         let r = try sendAndReceive(sizes, gso: true)
-        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+        expectAllArrived(r.received, r.sent)
         if System.supportsUDPSegmentationOffload {
             #expect((r.segmentedWrites ?? 0) >= 3, "expected segmented writes, got \(String(describing: r.segmentedWrites))")
         } else {
@@ -79,7 +79,7 @@ struct SegmentationTests {
     @Test("with [tftpd] gso off, the same datagrams leave one by one")
     func off() throws {
         let r = try sendAndReceive(Array(repeating: 1436, count: 20) + [7], gso: false)
-        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+        expectAllArrived(r.received, r.sent)
         #expect(r.segmentedWrites == nil)
     }
 
@@ -88,7 +88,7 @@ struct SegmentationTests {
         // The third send is refused; with GSO that is the segmented run after the first block.
         let sizes = Array(repeating: 1436, count: 30) + [9]
         let r = try sendAndReceive(sizes, gso: gso, refuse: { call, _ in call == 3 ? EAGAIN : nil })
-        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+        expectAllArrived(r.received, r.sent)
     }
 
     @Test("a segmented write the kernel refuses (EIO: no checksum offload) turns GSO off, says so, and the run leaves one datagram at a time")
@@ -100,7 +100,7 @@ struct SegmentationTests {
         let r = try sendAndReceive(Array(repeating: 1436, count: 20) + [9], gso: true,
                                    refuse: { _, segmented in segmented ? EIO : nil },
                                    onFailure: { m in said.add(m) })
-        #expect(same(r.received, r.sent), "\(r.received.count) of \(r.sent.count) datagrams arrived; sizes \(r.received.map(\.count))")
+        expectAllArrived(r.received, r.sent)
         #expect(r.segmentedWrites == 0)
         let messages = said.all
         #expect(messages.count == 1)
@@ -108,9 +108,13 @@ struct SegmentationTests {
     }
 }
 
-/// Every datagram arrived, whole and in order (a function: a failed expectation then
-/// prints the counts, not every byte).
-func same(_ received: [[UInt8]], _ sent: [[UInt8]]) -> Bool { received == sent }
+/// Every datagram arrived, whole and in order. On failure it says how many arrived and
+/// their sizes, not every byte of both lists.
+func expectAllArrived(_ received: [[UInt8]], _ sent: [[UInt8]], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    let same = received == sent
+    #expect(same, "\(received.count) of \(sent.count) datagrams arrived; sizes \(received.map(\.count))",
+            sourceLocation: sourceLocation)
+}
 
 /// What the port said, from the loop's thread.
 final class Said: @unchecked Sendable {
