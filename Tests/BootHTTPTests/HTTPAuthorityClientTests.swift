@@ -22,7 +22,7 @@ func ask(_ client: HTTPAuthorityClient, _ query: AuthorityQuery, on loop: any Ev
     return await onLoop(loop) { done in c.value.query(query) { done(($0, loop.inEventLoop)) } }
 }
 
-func authorityClient(port: Int, timeout: Duration = .seconds(2), http: HTTPClient, loop: any EventLoop) -> HTTPAuthorityClient {
+func authorityClient(port: Int, timeout: Duration = .seconds(30), http: HTTPClient, loop: any EventLoop) -> HTTPAuthorityClient {
     let settings = HTTPAuthoritySettings(location: HTTPLocation(host: "127.0.0.1", port: UInt16(port)),
                                          pxePath: "/boot", dhcpPath: "/linux", timeout: timeout)
     var logger = Logger(label: "test.authority-client")

@@ -8,38 +8,38 @@ import Testing
 struct ExecutableTests {
     @Test("--check-config accepts the sample configurations", .enabled(if: bootdBinary != nil, "bootd not built"),
           arguments: ["minimal.ini", "pybootd-sample.ini"])
-    func checkConfig(_ name: String) throws {
-        let r = try run(bootdBinary!, ["-c", repositoryRoot + "/Fixtures/config/" + name, "--check-config"])
+    func checkConfig(_ name: String) async throws {
+        let r = try await run(bootdBinary!, ["-c", repositoryRoot + "/Fixtures/config/" + name, "--check-config"])
         #expect(r.status == 0, "\(r.output)")
         #expect(!r.output.isEmpty)
     }
 
     @Test("--check-config reports file:line errors", .enabled(if: bootdBinary != nil, "bootd not built"))
-    func checkConfigErrors() throws {
+    func checkConfigErrors() async throws {
         let dir = TempDir()
         dir.write("bad.ini", Array("[bootpd]\npool_start = 10.0.0.100\nallow_simple_dhcp = perhaps\n".utf8))
-        let r = try run(bootdBinary!, ["-c", dir.path + "/bad.ini", "--check-config"])
+        let r = try await run(bootdBinary!, ["-c", dir.path + "/bad.ini", "--check-config"])
         #expect(r.status != 0)
         #expect(r.output.contains("bad.ini:3"), "\(r.output)")
     }
 
     @Test("missing file, -p with -t, no interface for pool_start: clear errors",
           .enabled(if: bootdBinary != nil, "bootd not built"))
-    func startErrors() throws {
+    func startErrors() async throws {
         let dir = TempDir()
-        let missing = try run(bootdBinary!, ["-c", dir.path + "/nope.ini"])
+        let missing = try await run(bootdBinary!, ["-c", dir.path + "/nope.ini"])
         #expect(missing.status != 0)
         #expect(missing.output.contains("not found"), "\(missing.output)")
-        let both = try run(bootdBinary!, ["-p", "-t", "-c", dir.path + "/nope.ini"])
+        let both = try await run(bootdBinary!, ["-p", "-t", "-c", dir.path + "/nope.ini"])
         #expect(both.status != 0)
         dir.write("far.ini", Array("[bootpd]\nport = \(freeUDPPortPair())\npool_start = 203.0.113.100\n".utf8))
-        let far = try run(bootdBinary!, ["-p", "-c", dir.path + "/far.ini", "--state-dir", dir.path + "/state"])
+        let far = try await run(bootdBinary!, ["-p", "-c", dir.path + "/far.ini", "--state-dir", dir.path + "/state"])
         #expect(far.status != 0)
         #expect(far.output.contains("no interface on the network of pool_start 203.0.113.100"), "\(far.output)")
     }
 
     @Test("port in use is reported", .enabled(if: bootdBinary != nil, "bootd not built"))
-    func portInUse() throws {
+    func portInUse() async throws {
         let port = freeUDPPortPair()
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
@@ -51,14 +51,14 @@ struct ExecutableTests {
         let dir = TempDir()
         try FileManager.default.createDirectory(atPath: dir.path + "/root", withIntermediateDirectories: true)
         dir.write("t.ini", Array("[tftpd]\naddress = 127.0.0.1\nport = \(port)\nroot = ./root\n".utf8))
-        let r = try run(bootdBinary!, ["-t", "-c", dir.path + "/t.ini", "--state-dir", dir.path + "/state"])
+        let r = try await run(bootdBinary!, ["-t", "-c", dir.path + "/t.ini", "--state-dir", dir.path + "/state"])
         #expect(r.status != 0)
         #expect(r.output.contains("address in use"), "\(r.output)")
     }
 
     @Test("--capture records TFTP both ways; SIGTERM exits 0",
           .enabled(if: bootdBinary != nil && installed("tftp"), "bootd not built or tftp-hpa missing"))
-    func capture() throws {
+    func capture() async throws {
         let dir = TempDir()
         try FileManager.default.createDirectory(atPath: dir.path + "/root", withIntermediateDirectories: true)
         dir.write("root/file", [UInt8](repeating: 0x41, count: 1000))
@@ -69,8 +69,8 @@ struct ExecutableTests {
         p.arguments = ["-t", "-c", dir.path + "/t.ini", "--state-dir", dir.path + "/state", "--capture", dir.path + "/cap.pcap"]
         p.standardError = FileHandle.nullDevice
         try p.run()
-        Thread.sleep(forTimeInterval: 1.0)
-        let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(port)", "-c", "get", "file", dir.path + "/out"])
+        try await Task.sleep(for: .seconds(1))
+        let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(port)", "-c", "get", "file", dir.path + "/out"])
         #expect(FileManager.default.contents(atPath: dir.path + "/out")?.count == 1000, "\(r.output)")
         p.terminate()
         p.waitUntilExit()
@@ -86,7 +86,7 @@ struct ExecutableTests {
         let rrq = try #require(datagrams.first { $0.payload.starts(with: [0, 1]) })
         #expect(rrq.destination.port == port)
         if installed("tshark") {
-            let t = try run("tshark", ["-r", dir.path + "/cap.pcap", "-d", "udp.port==\(port),tftp", "-Y", "tftp"])
+            let t = try await run("tshark", ["-r", dir.path + "/cap.pcap", "-d", "udp.port==\(port),tftp", "-Y", "tftp"])
             #expect(t.output.contains("Read Request"), "\(t.output)")
             #expect(t.output.contains("Data Packet"), "\(t.output)")
         }

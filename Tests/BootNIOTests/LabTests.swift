@@ -7,7 +7,7 @@ import Glibc
 /// Root and `ip netns`: the lab (Tests/Lab/bootd-lab-test) can build its namespaces.
 let labAvailable: Bool = {
     guard getuid() == 0, installed("ip"), installed("python3") else { return false }
-    return (try? run("ip", ["netns", "list"]).status) == 0
+    return (try? runBlocking("ip", ["netns", "list"]).status) == 0  // evaluated once, before the tests
 }()
 
 /// The built bootd against real clients in network namespaces: dhclient and udhcpc (lease and
@@ -21,9 +21,9 @@ struct LabTests {
           .enabled(if: bootdBinary != nil, "bootd not built"),
           .enabled(if: labAvailable, "needs root and `ip netns` (network namespaces): run swift test as root"),
           .timeLimit(.minutes(3)))
-    func lab() throws {
+    func lab() async throws {
         let script = repositoryRoot + "/Tests/Lab/bootd-lab-test"
-        let r = try runWithDeadline(script, [bootdBinary!], seconds: 170)
+        let r = try await runWithDeadline(script, [bootdBinary!], seconds: 170)
         print(r.output)
         if r.output.hasPrefix("SKIP:") { print("bootd-lab-test skipped: \(r.output)") }
         #expect(r.status == 0, "bootd-lab-test exited with \(r.status):\n\(r.output)")
@@ -39,10 +39,10 @@ struct ExampleLabTests {
           .enabled(if: bootdBinary != nil, "bootd not built"),
           .enabled(if: labAvailable, "needs root and `ip netns` (network namespaces): run swift test as root"),
           .timeLimit(.minutes(3)))
-    func examples() throws {
+    func examples() async throws {
         let script = repositoryRoot + "/Tests/Lab/bootd-examples-test"
         let binDir = (bootdBinary! as NSString).deletingLastPathComponent
-        let r = try runWithDeadline(script, [binDir], seconds: 170)
+        let r = try await runWithDeadline(script, [binDir], seconds: 170)
         print(r.output)
         if r.output.hasPrefix("SKIP:") { print("bootd-examples-test skipped: \(r.output)") }
         #expect(r.status == 0, "bootd-examples-test exited with \(r.status):\n\(r.output)")
@@ -50,7 +50,11 @@ struct ExampleLabTests {
 }
 
 /// Runs a program with a deadline (SIGTERM, then its teardown trap runs), combined output.
-func runWithDeadline(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {
+func runWithDeadline(_ path: String, _ args: [String], seconds: Double) async throws -> (status: Int32, output: String) {
+    try await offPool { try runWithDeadlineBlocking(path, args, seconds: seconds) }
+}
+
+private func runWithDeadlineBlocking(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {
     // The test process blocks most signals and Process() passes its mask on: through exec,
     // bash could not trap SIGTERM nor udhcpc/bootd be stopped by it (the lab then hangs).
     // python3 (a prerequisite of the lab) clears the mask and restores default dispositions.

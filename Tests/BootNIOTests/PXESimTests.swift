@@ -19,9 +19,9 @@ let pxeSimBinary: String? = {
 struct PXESimExecutableTests {
     @Test("pxe-sim without a subcommand still simulates; --json and --timeline describe the run",
           .enabled(if: pxeSimBinary != nil, "pxe-sim not built"))
-    func simulatedReports() throws {
+    func simulatedReports() async throws {
         let dir = TempDir()
-        let r = try run(pxeSimBinary!, ["--clients", "12", "--seed", "3", "--persona", "mixed",
+        let r = try await run(pxeSimBinary!, ["--clients", "12", "--seed", "3", "--persona", "mixed",
                                         "--json", dir.path + "/out.json", "--timeline", dir.path + "/out.svg"])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.output.contains("booted 12/12"), "\(r.output)")
@@ -45,8 +45,8 @@ struct PXESimExecutableTests {
 
     @Test("pxe-sim replay: every fixture capture replayed into the daemon, every verdict ok",
           .enabled(if: pxeSimBinary != nil, "pxe-sim not built"), arguments: fixtureCaptures())
-    func replay(_ capture: String) throws {
-        let r = try run(pxeSimBinary!, ["replay", repositoryRoot + "/Fixtures/pcap/" + capture])
+    func replay(_ capture: String) async throws {
+        let r = try await run(pxeSimBinary!, ["replay", repositoryRoot + "/Fixtures/pcap/" + capture])
         #expect(r.status == 0, "\(r.output)")
         let lines = r.output.split(separator: "\n")
         #expect(lines.contains { $0.hasPrefix("DHCP #0 ") || $0.hasPrefix("TFTP #0 ") }, "\(r.output)")
@@ -56,20 +56,20 @@ struct PXESimExecutableTests {
 
     @Test("pxe-sim replay without a configuration says how to give one",
           .enabled(if: pxeSimBinary != nil, "pxe-sim not built"))
-    func replayNeedsConfiguration() throws {
+    func replayNeedsConfiguration() async throws {
         let dir = TempDir()
         let copy = dir.path + "/elsewhere.pcap"
         try FileManager.default.copyItem(atPath: repositoryRoot + "/Fixtures/pcap/tftp-hpa.pcap", toPath: copy)
-        let r = try run(pxeSimBinary!, ["replay", copy])
+        let r = try await run(pxeSimBinary!, ["replay", copy])
         #expect(r.status != 0)
         #expect(r.output.contains("--config"), "\(r.output)")
-        let ok = try run(pxeSimBinary!, ["replay", copy, "--config", repositoryRoot + "/Fixtures/replay/tftp-hpa.ini"])
+        let ok = try await run(pxeSimBinary!, ["replay", copy, "--config", repositoryRoot + "/Fixtures/replay/tftp-hpa.ini"])
         #expect(ok.status == 0, "\(ok.output)")
     }
 
     @Test("--target needs --interface", .enabled(if: pxeSimBinary != nil, "pxe-sim not built"))
-    func targetNeedsInterface() throws {
-        let r = try run(pxeSimBinary!, ["--target", "10.78.0.1"])
+    func targetNeedsInterface() async throws {
+        let r = try await run(pxeSimBinary!, ["--target", "10.78.0.1"])
         #expect(r.status != 0)
         #expect(r.output.contains("--interface"), "\(r.output)")
     }
@@ -89,8 +89,8 @@ struct PXESimLabTests {
           .enabled(if: labAvailable, "needs root and `ip netns` (network namespaces): run swift test as root"),
           .enabled(if: installed("dnsmasq"), "needs dnsmasq (apt-get install dnsmasq-base)"),
           .timeLimit(.minutes(5)))
-    func target() throws {
-        let r = try runWithDeadline(repositoryRoot + "/Tests/Lab/pxesim-target-test", [pxeSimBinary!, bootdBinary!], seconds: 280)
+    func target() async throws {
+        let r = try await runWithDeadline(repositoryRoot + "/Tests/Lab/pxesim-target-test", [pxeSimBinary!, bootdBinary!], seconds: 280)
         print(r.output)
         if r.output.hasPrefix("SKIP:") { print("pxesim-target-test skipped: \(r.output)"); return }
         #expect(r.status == 0, "pxesim-target-test exited with \(r.status):\n\(r.output)")

@@ -12,21 +12,21 @@ struct RealClientTests {
     static let smallFiles = ["empty", "one-block", "f3000"]
 
     @Test("tftp-hpa downloads 0 bytes, one block exactly, 3000 bytes", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
-    func tftpHPA() throws {
+    func tftpHPA() async throws {
         let d = try TestDaemon()
         for name in Self.smallFiles {
             let out = d.dir.path + "/out-" + name
-            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
             #expect(d.expectSame(name, out), "\(name): \(r.output)")
         }
     }
 
     @Test("atftp with blksize 1428 and windowsize 8", .enabled(if: installed("atftp"), "atftp not installed"))
-    func atftp() throws {
+    func atftp() async throws {
         let d = try TestDaemon()
         for name in Self.smallFiles {
             let out = d.dir.path + "/out-" + name
-            let r = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out,
+            let r = try await run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out,
                                       "127.0.0.1", "\(d.tftpPort)"])
             #expect(d.expectSame(name, out), "\(name): \(r.output)")
         }
@@ -34,9 +34,9 @@ struct RealClientTests {
 
     @Test("[tftpd] single_port: tftp-hpa and atftp get every file, and replies come from the listening port",
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
-    func singlePort() throws {
+    func singlePort() async throws {
         let d = try TestDaemon(extraConfig: "single_port = yes")
-        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "sp")
+        try await Self.hpaAndAtftpGetEverySmallFile(d, prefix: "sp")
         // The first DATA of a plain RRQ comes from the port the RRQ went to.
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(fd) }
@@ -66,68 +66,68 @@ struct RealClientTests {
     }
 
     @Test("curl tftp://", .enabled(if: installed("curl"), "curl not installed"))
-    func curl() throws {
+    func curl() async throws {
         let d = try TestDaemon()
         // Not the empty file: curl (lib/tftp.c) rejects `tsize 0` in an OACK as invalid
         // ("invalid tsize -:0:- value in OACK packet", exit 71), whoever the server is.
         for name in Self.smallFiles where name != "empty" {
             let out = d.dir.path + "/out-" + name
-            let r = try run("curl", ["-s", "-S", "-o", out, "tftp://127.0.0.1:\(d.tftpPort)/\(name)"])
+            let r = try await run("curl", ["-s", "-S", "-o", out, "tftp://127.0.0.1:\(d.tftpPort)/\(name)"])
             #expect(d.expectSame(name, out), "\(name): \(r.output)")
         }
     }
 
     @Test("[tftpd] busy_poll = 0 (polling off; the other tests run the default 50 µs): tftp-hpa and atftp (windowsize 8) get every file byte for byte",
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
-    func busyPoll() throws {
+    func busyPoll() async throws {
         let d = try TestDaemon(extraConfig: "busy_poll = 0")
-        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "bp")
+        try await Self.hpaAndAtftpGetEverySmallFile(d, prefix: "bp")
     }
 
     @Test("[tftpd] gso = no (windows sent one datagram at a time; the other tests use UDP GSO where the kernel has it): tftp-hpa and atftp (windowsize 8) get every file byte for byte",
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
-    func gsoOff() throws {
+    func gsoOff() async throws {
         let d = try TestDaemon(extraConfig: "gso = no")
-        try Self.hpaAndAtftpGetEverySmallFile(d, prefix: "nogso")
+        try await Self.hpaAndAtftpGetEverySmallFile(d, prefix: "nogso")
     }
 
     /// tftp-hpa (no options) and atftp (blksize 1428, windowsize 8) each download every
     /// small file, compared byte for byte.
-    static func hpaAndAtftpGetEverySmallFile(_ d: TestDaemon, prefix: String) throws {
+    static func hpaAndAtftpGetEverySmallFile(_ d: TestDaemon, prefix: String) async throws {
         for name in smallFiles {
             let out = d.dir.path + "/\(prefix)-hpa-" + name
-            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
             #expect(d.expectSame(name, out), "tftp-hpa \(name): \(r.output)")
             let out2 = d.dir.path + "/\(prefix)-atftp-" + name
-            let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
+            let r2 = try await run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", name, "-l", out2,
                                        "127.0.0.1", "\(d.tftpPort)"])
             #expect(d.expectSame(name, out2), "atftp \(name): \(r2.output)")
         }
     }
 
     @Test("busybox tftp", .enabled(if: installed("busybox"), "busybox not installed"))
-    func busybox() throws {
+    func busybox() async throws {
         let d = try TestDaemon()
         for name in Self.smallFiles {
             let out = d.dir.path + "/out-" + name
-            let r = try run("busybox", ["tftp", "-g", "-r", name, "-l", out, "127.0.0.1", "\(d.tftpPort)"])
+            let r = try await run("busybox", ["tftp", "-g", "-r", name, "-l", out, "127.0.0.1", "\(d.tftpPort)"])
             #expect(d.expectSame(name, out), "\(name): \(r.output)")
         }
     }
 
     @Test("33 MiB at blksize 512: block numbers roll over past 65535 (tftp-hpa, atftp windowsize 8)",
           .enabled(if: installed("tftp") && installed("atftp"), "tftp-hpa or atftp not installed"))
-    func rollover() throws {
+    func rollover() async throws {
         let size = (ProcessInfo.processInfo.environment["BOOTD_BIG_MIB"].flatMap(Int.init) ?? 33) << 20
         let d = try TestDaemon(bigFile: size)
         let out = d.dir.path + "/out-big"
         let start = Date()
-        let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "big", out])
+        let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "big", out])
         let hpa = Date().timeIntervalSince(start)
         #expect(d.expectSame("big", out), "\(r.output)")
         try? FileManager.default.removeItem(atPath: out)
         let start2 = Date()
-        let r2 = try run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", "big", "-l", out,
+        let r2 = try await run("atftp", ["--option", "blksize 1428", "--option", "windowsize 8", "-g", "-r", "big", "-l", out,
                                    "127.0.0.1", "\(d.tftpPort)"])
         let at = Date().timeIntervalSince(start2)
         #expect(d.expectSame("big", out), "\(r2.output)")
@@ -135,16 +135,16 @@ struct RealClientTests {
     }
 
     @Test("WRQ is refused", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
-    func writeRefused() throws {
+    func writeRefused() async throws {
         let d = try TestDaemon()
         d.dir.write("upload", [1, 2, 3])
-        let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "put", d.dir.path + "/upload", "upload"])
+        let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "put", d.dir.path + "/upload", "upload"])
         #expect(r.output.contains("Error code"), "\(r.output)")
         #expect(!FileManager.default.fileExists(atPath: d.root + "/upload"))
     }
 
     @Test("escapes are refused: .., absolute, symlink out of the root", .enabled(if: installed("tftp"), "tftp-hpa not installed"))
-    func escapes() throws {
+    func escapes() async throws {
         let d = try TestDaemon()
         d.dir.write("secret", Array("secret".utf8))
         try FileManager.default.createSymbolicLink(atPath: d.root + "/link", withDestinationPath: d.dir.path + "/secret")
@@ -152,14 +152,14 @@ struct RealClientTests {
         for name in ["../secret", d.dir.path + "/secret", "link", "sub/../../secret"] {
             let out = d.dir.path + "/out-esc"
             try? FileManager.default.removeItem(atPath: out)
-            let r = try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
+            let r = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", name, out])
             #expect(r.output.contains("Error code"), "\(name): \(r.output)")
             let got = FileManager.default.contents(atPath: out) ?? Data()
             #expect(got.isEmpty, "\(name) leaked \(got.count) bytes")
         }
         // A symlink that stays inside the root is fine.
         let out = d.dir.path + "/out-inside"
-        try run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "inside", out])
+        try await run("tftp", ["-m", "binary", "127.0.0.1", "\(d.tftpPort)", "-c", "get", "inside", out])
         #expect(d.expectSame("f3000", out))
     }
 }

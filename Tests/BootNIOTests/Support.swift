@@ -43,9 +43,23 @@ func installed(_ tool: String) -> Bool {
     ["/usr/bin/", "/bin/", "/usr/sbin/", "/usr/local/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + tool) }
 }
 
+/// Runs blocking work (waiting for a child process) on a thread of its own. Swift Testing
+/// runs every test on Swift concurrency's pool, as wide as the machine has cores (two
+/// here): a test that blocks a pool thread for a minute (the namespace lab) starves every
+/// other test meanwhile, and servers that answer on the pool (the demo authority) time out.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
 /// Runs a program; returns its status and combined output.
 @discardableResult
-func run(_ tool: String, _ args: [String], cwd: String? = nil, timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
+func run(_ tool: String, _ args: [String], cwd: String? = nil) async throws -> (status: Int32, output: String) {
+    try await offPool { try runBlocking(tool, args, cwd: cwd) }
+}
+
+func runBlocking(_ tool: String, _ args: [String], cwd: String? = nil) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: ["/usr/bin/", "/bin/", "/usr/sbin/"].map { $0 + tool }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? tool)
     p.arguments = args
