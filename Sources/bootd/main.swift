@@ -132,12 +132,17 @@ struct Bootd: ParsableCommand {
         // the DHCP engine's leases and kept inside the root.
         var httpGroup: ServiceGroup?
         let httpDone = DispatchSemaphore(value: 0)
+        // One event loop per CPU the process may run on: two loops taking turns on one CPU
+        // (bootd pinned with taskset or CPUAffinity=) cost throughput and fairness.
+        var httpLoops: MultiThreadedEventLoopGroup?
         if http {
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: AllowedCPUs.count)
+            httpLoops = loops
             let rules = HTTPAccessRules(checkIP: c.httpd.checkIP)
             let httpServer: BootHTTPServer
             do {
                 httpServer = try BootHTTPServer(settings: c.httpd, baseDirectory: c.baseDirectory,
-                                                logger: Logger(label: "bootd.httpd")) { target, client in
+                                                eventLoopGroup: loops, logger: Logger(label: "bootd.httpd")) { target, client in
                     // Without check_ip the leases are not consulted: no hop to the daemon's loop.
                     guard rules.checkIP else { return rules.decide(target: target, client: client, leases: [], at: .zero) }
                     let (leases, now) = await server.leasesNow()
@@ -170,6 +175,7 @@ struct Bootd: ParsableCommand {
             Task { await httpGroup.triggerGracefulShutdown() }
             httpDone.wait()
         }
+        try? httpLoops?.syncShutdownGracefully()
         // The HTTP client first (it lives on the daemon's loop: pending authority questions
         // and file fetches fail over to the daemon, which drops them), then the daemon.
         httpClients.shutdown()

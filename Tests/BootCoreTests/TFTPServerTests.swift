@@ -543,6 +543,10 @@ func tftpOptions(_ sent: [TFTPSent]) -> [String: String]? {
             #expect(TFTPPath.resolve(empty) == .failure(.empty), "\(empty)")
         }
         #expect(TFTPPath.resolve("a\u{0}b") == .failure(.nul))
+        #expect(TFTPPath.resolve("../a\u{0}") == .failure(.nul))  // NUL is checked before anything else
+        #expect(TFTPPath.resolve("/café//ünï.bin") == .success("café/ünï.bin"))
+        #expect(TFTPPath.resolve(bytes: Array("\\日本\\語.efi".utf8)) == .success("日本/語.efi"))
+        #expect(TFTPPath.resolve(bytes: Array("./a/.../b".utf8)) == .success("a/.../b"))
         #expect(TFTPPath.resolve(bytes: [0x61, 0xFF]) == .failure(.notUTF8))
     }
 

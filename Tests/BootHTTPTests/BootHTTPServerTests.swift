@@ -34,6 +34,24 @@ struct BootHTTPServerCurlTests {
         }
     }
 
+    @Test("Content-Type by extension, case-insensitive; no extension or an unknown one is octet-stream")
+    func contentType() async throws {
+        let root = self.root
+        let files = ["boot.ipxe": "text/plain", "MENU.CFG": "text/plain", "grub.Conf": "text/plain",
+                     "cmdline": "application/octet-stream", "x.cmdline": "text/plain", "i.HTM": "text/html",
+                     "d.iso": "application/x-iso9660-image", "k.efi": "application/octet-stream",
+                     "sub.txt/vmlinuz": "application/octet-stream", "archive.tar.gz": "application/octet-stream",
+                     "page.html.txt": "text/plain", "dot.": "application/octet-stream"]
+        try FileManager.default.createDirectory(atPath: root.path + "/sub.txt", withIntermediateDirectories: true)
+        for name in files.keys { try Data("x".utf8).write(to: URL(fileURLWithPath: root.path + "/" + name)) }
+        try await withHTTPServer(root: root.path, decide: openRules) { port in
+            for (name, type) in files.sorted(by: { $0.key < $1.key }) {
+                let r = try await curl(["http://127.0.0.1:\(port)/\(name)"])
+                #expect(r.status == 200 && r.header("content-type") == type, "\(name): \(r.status) \(r.header("content-type") ?? "-")")
+            }
+        }
+    }
+
     @Test("Range: bytes=100-199 gives 206, Content-Range and exactly those bytes")
     func range() async throws {
         let root = self.root

@@ -27,28 +27,35 @@ public struct HTTPAccessRules: Sendable {
             if !leased { return .forbidden("\(client) holds no lease from this server (check_ip)") }
         }
         // The query string (iPXE scripts add ?mac=… and the like) does not name the file.
-        let rawPath = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let utf8 = target.utf8
+        let rawPath = utf8[..<(utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex)]
         guard let decoded = Self.percentDecode(rawPath) else {
-            return .badRequest("malformed percent-escape in \(rawPath)")
+            return .badRequest("malformed percent-escape in \(Substring(rawPath))")
         }
         switch TFTPPath.resolve(bytes: decoded) {
         case let .success(path):
             return .serve(path: path)
         case let .failure(refusal):
-            return .badRequest("\(rawPath): \(refusal)")
+            return .badRequest("\(Substring(rawPath)): \(refusal)")
         }
     }
 
     /// RFC 3986 percent-decoding; nil for a `%` not followed by two hex digits.
-    static func percentDecode(_ s: String) -> [UInt8]? {
+    static func percentDecode(_ s: String) -> [UInt8]? { percentDecode(Substring(s).utf8) }
+
+    static func percentDecode(_ bytes: Substring.UTF8View) -> [UInt8]? {
         var out: [UInt8] = []
-        var bytes = Array(s.utf8)[...]
-        while let b = bytes.popFirst() {
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            i = bytes.index(after: i)
             guard b == UInt8(ascii: "%") else { out.append(b); continue }
-            guard bytes.count >= 2, let hi = hexValue(bytes[bytes.startIndex]),
-                  let lo = hexValue(bytes[bytes.startIndex + 1]) else { return nil }
+            guard i < bytes.endIndex, let hi = hexValue(bytes[i]) else { return nil }
+            i = bytes.index(after: i)
+            guard i < bytes.endIndex, let lo = hexValue(bytes[i]) else { return nil }
+            i = bytes.index(after: i)
             out.append(hi << 4 | lo)
-            bytes = bytes.dropFirst(2)
         }
         return out
     }
