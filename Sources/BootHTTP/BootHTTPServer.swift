@@ -106,11 +106,8 @@ public struct BootHTTPServer: Sendable {
                 guard connections.add(channel) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    // No outbound header validation (one more handler on every write): every
-                    // header this server sends is its own constant, number or date, never
-                    // text from a request.
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true,
-                                                         withOutboundHeaderValidation: false)
+                    // NIO's request decoder; the rest of HTTP/1.1 is BootHTTPConnection's.
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try sync.addHandler(BootHTTPConnection(server: server, channel: channel, idleTimeout: idle))
                 }
             }
@@ -262,18 +259,26 @@ public struct BootHTTPServer: Sendable {
 
 // MARK: - One connection, on its event loop
 
-/// The handler at the end of a connection's pipeline (after NIO's HTTP/1 codec, its
-/// pipelining handler — which hands over one request at a time and holds the next until
-/// the response's `.end` is written — and its protocol error handler, which answers
-/// malformed requests with 400 before the connection is closed).
+/// A connection's whole HTTP/1.1 server side after NIO's request decoder: requests are
+/// answered one at a time in the order they came (pipelining), each response written as
+/// its head (bytes formatted here) and the file as a `FileRegion`, which NIO sends with
+/// sendfile(2). NIO's response encoder, pipelining handler and protocol error handler did
+/// this before; every write of every response passed through all three (about a third of
+/// the server's instructions per request under wrk), for features this server does not
+/// use (chunked bodies, trailers, upgrades).
 ///
 /// Each request's answer is computed in a task (the `decide` closure is async) and sent
-/// back on the channel's event loop: head, then the file as a `FileRegion`, then `.end`.
-/// The file descriptor is closed when the `.end` write completes or fails (the client went
-/// away: NIO fails the pending writes when the channel closes).
-final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
+/// back on the channel's event loop. The next pipelined request is taken once the previous
+/// response is queued and the channel is writable again (a 1 MiB file region makes it
+/// unwritable until most of it is sent), so a client that pipelines many requests without
+/// reading holds one open file at a time, not one per request; past
+/// `maxWaitingRequests` received requests the socket is not read. The file descriptor is
+/// closed when its region's write completes or fails (the client went away: NIO fails the
+/// pending writes when the channel closes).
+final class BootHTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     private let server: BootHTTPServer
     private let peer: String
@@ -285,18 +290,21 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// A response said `Connection: close`, or the server is stopping: no further request
     /// is answered, and the connection closes once `inFlight` is back to 0.
     private var closing = false
-    /// Requests received and not yet completely sent (being decided, or their bytes still
-    /// queued in the channel): a graceful stop waits for them.
+    /// Received and not yet answered, in order.
+    private var waiting = CircularBuffer<HTTPRequestHead>(initialCapacity: 2)
+    static let maxWaitingRequests = 16
+    /// A `read` held back while `waiting` is full.
+    private var readHeld = false
+    /// A request being decided (its answer not yet written): the next one waits.
+    private var answering = false
+    /// Requests taken from `waiting` and not yet completely sent (being decided, or their
+    /// bytes still queued in the channel): a graceful stop waits for them.
     private var inFlight = 0
     /// File responses being sent: TCP_CORK is on while there is one (see `send`).
     private var corkedResponses = 0
-    /// Inside `send`'s write of `.end`, which may deliver the next pipelined request.
-    private var sending = false
     private static let tcpCork = ChannelOptions.tcpOption(NIOBSDSocket.Option(rawValue: 3)) // TCP_CORK, Linux
     /// Nothing received for this long and no response going out: the connection is closed.
-    /// Kept here rather than by NIO's IdleStateHandler, which also sits on the outbound path
-    /// (every write and flush of every response passed through it: ~6,000 instructions a
-    /// request, for write-idle tracking this server does not use).
+    /// Kept here rather than by NIO's IdleStateHandler, which also sits on the outbound path.
     private let idleTimeout: TimeAmount
     private var lastRead = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
@@ -333,7 +341,7 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         let quiet = NIODeadline.now() - lastRead
         if quiet < idleTimeout {
             scheduleIdleCheck(in: idleTimeout - quiet, context: context)
-        } else if inFlight == 0 {
+        } else if inFlight == 0 && waiting.isEmpty {
             // Nothing received for `idleTimeout` and nothing being sent: close.
             closing = true
             context.close(promise: nil)
@@ -354,19 +362,37 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let request = head, !closing else { return }
             head = nil
-            inFlight += 1
-            if sending {
-                // Handed over by the pipelining handler while `send` writes the previous
-                // `.end`: answer from the loop, not from deeper in this stack.
-                context.eventLoop.assumeIsolated().execute { self.answer(request, context: context) }
-            } else {
-                answer(request, context: context)
-            }
+            waiting.append(request)
+            answerNext(context: context)
         }
     }
 
-    private func answer(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard live else { return }
+    /// Outbound `read`: held while `maxWaitingRequests` wait (a client pipelining without
+    /// reading its responses is not read further).
+    func read(context: ChannelHandlerContext) {
+        if waiting.count >= Self.maxWaitingRequests {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { answerNext(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Starts answering the first waiting request, unless one is being decided or the
+    /// channel's buffer is full.
+    private func answerNext(context: ChannelHandlerContext) {
+        guard live, !answering, !closing, !waiting.isEmpty, context.channel.isWritable else { return }
+        let request = waiting.removeFirst()
+        if readHeld && waiting.count < Self.maxWaitingRequests {
+            readHeld = false
+            context.read()
+        }
+        answering = true
+        inFlight += 1
         let server = self.server
         let client = clientIPv4
         let promise = context.eventLoop.makePromise(of: BootHTTPServer.Answer.self)
@@ -375,7 +401,9 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                                 rangeHeader: request.headers.first(name: "range"))
         }
         promise.futureResult.assumeIsolated().whenSuccess { answer in
+            self.answering = false
             self.send(answer, to: request, context: context)
+            self.answerNext(context: context)
         }
     }
 
@@ -399,19 +427,28 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         let file = answer.file
         guard live else {
             try? file?.close()
+            inFlight -= 1
             return
         }
         let keepAlive = request.isKeepAlive && !closing
-        var headers = answer.headers
-        headers.add(name: "Content-Length", value: String(answer.contentLength))
-        headers.add(name: "Date", value: HTTPDate.now())
-        headers.add(name: "Server", value: "bootd")
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-            closing = true
-        } else if request.version.major == 1 && request.version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
+        if !keepAlive { stopTakingRequests() }
+        var head = context.channel.allocator.buffer(capacity: 256)
+        head.writeString("HTTP/1.1 \(answer.status.code) \(answer.status.reasonPhrase)\r\n")
+        for (name, value) in answer.headers {
+            head.writeString(name)
+            head.writeString(": ")
+            head.writeString(value)
+            head.writeString("\r\n")
         }
+        head.writeString("Content-Length: \(answer.contentLength)\r\nDate: ")
+        head.writeString(HTTPDate.now())
+        head.writeString("\r\nServer: bootd\r\n")
+        if !keepAlive {
+            head.writeString("Connection: close\r\n")
+        } else if request.version.major == 1 && request.version.minor == 0 {
+            head.writeString("Connection: keep-alive\r\n")
+        }
+        head.writeString("\r\n")
         log(request, answer)
         // A file response is sent corked, as nginx's tcp_nopush does: the head goes out in
         // the first segment with the file's bytes, and sendfile's 64 KiB pieces leave as
@@ -421,12 +458,6 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         if file != nil {
             if corkedResponses == 0 { Self.setCork(true, channel) }
             corkedResponses += 1
-        }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: answer.status, headers: headers))),
-                      promise: nil)
-        if let file {
-            let region = FileRegion(fileHandle: file, readerIndex: answer.range.lowerBound, endIndex: answer.range.upperBound)
-            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
         }
         // Whether the bytes went out or the client went away (NIO fails the pending writes
         // when the channel closes), the descriptor is closed here, and only here.
@@ -444,10 +475,20 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                 channel.close(promise: nil)
             }
         }
-        // May hand this handler the next pipelined request at once (re-entrantly).
-        sending = true
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: sent)
-        sending = false
+        if let file {
+            context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+            let region = FileRegion(fileHandle: file, readerIndex: answer.range.lowerBound, endIndex: answer.range.upperBound)
+            context.writeAndFlush(wrapOutboundOut(.fileRegion(region)), promise: sent)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: sent)
+        }
+    }
+
+    /// No further request is answered: those received and not begun are dropped (as
+    /// after any `Connection: close`), and the socket is read again only to see it close.
+    private func stopTakingRequests() {
+        closing = true
+        waiting.removeAll()
     }
 
     private static func setCork(_ on: Bool, _ channel: any Channel) {
@@ -466,14 +507,25 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // HTTPServerProtocolErrorHandler already answered a parse error with 400.
         let logger = server.logger
         if error is HTTPParserError {
+            // A malformed request: 400 when no response is under way (as NIO's protocol
+            // error handler did), then close; a response being sent is finished first.
             logger.info("\(peer) - - 400 0 (malformed request: \(error))")
-        } else if logger.logLevel <= .debug {
+            stopTakingRequests()
+            head = nil
+            if inFlight == 0 {
+                let bad = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(string: bad))))
+                    .assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
+            }
+            return
+        }
+        if logger.logLevel <= .debug {
             logger.debug("\(peer): \(error)")
         }
-        closing = true
+        stopTakingRequests()
         context.close(promise: nil)
     }
 
@@ -482,9 +534,9 @@ final class BootHTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // Not NIO's ChannelShouldQuiesceEvent: HTTPServerPipelineHandler would close as soon
-        // as the response's `.end` is written, dropping a file still being sent.
-        closing = true
+        // Graceful stop: the responses under way finish (the one being decided says
+        // `Connection: close`), then the connection closes.
+        stopTakingRequests()
         if inFlight == 0 { context.close(promise: nil) }
     }
 

@@ -113,6 +113,28 @@ struct BootHTTPConnectionTests {
         }
     }
 
+    @Test("A client pipelining 40 large GETs without reading holds few files open; then every response arrives whole, in order")
+    func pipelinedWithoutReading() async throws {
+        let root = self.root
+        let large = try writeRandomFile(root, "piped.bin", count: 4 << 20)
+        try await withHTTPServer(root: root.path, decide: openRules) { port in
+            let c = try await RawConnection.connect(port: port, receiveBuffer: 64 << 10)
+            defer { c.close() }
+            let count = 40
+            try await c.send(String(repeating: "GET /piped.bin HTTP/1.1\r\nHost: x\r\n\r\n", count: count))
+            try await Task.sleep(for: .milliseconds(500))
+            // This process is the server: its descriptors open on piped.bin are the files
+            // of responses under way. One is sent at a time; the next waits for room.
+            let open = openDescriptors(to: root.path + "/piped.bin")
+            #expect(open >= 1 && open <= 2, "\(open) descriptors open on piped.bin")
+            for i in 0..<count {
+                let r = try await c.response()
+                #expect(r.status == 200 && r.body.count == large.count, "response \(i)")
+                if i == 0 || i == count - 1 { #expect(firstDifference(r.body, large) == nil) }
+            }
+        }
+    }
+
     @Test("HEAD of a large file has Content-Length and no body: the next response follows the headers")
     func headHasNoBody() async throws {
         let root = self.root
@@ -301,4 +323,10 @@ struct PortReportingService: Service {
     let server: BootHTTPServer
     let onRunning: @Sendable (Int) async -> Void
     func run() async throws { try await server.run(onRunning: onRunning) }
+}
+
+/// How many of this process's descriptors are open on `path` (/proc/self/fd).
+func openDescriptors(to path: String) -> Int {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) == path }.count
 }
