@@ -257,7 +257,8 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(try load("[tftpd]\nbusy_poll = 50\n").configuration.tftpd.busyPoll == .microseconds(50))
         #expect(try load("").configuration.tftpd.busyPoll == .microseconds(50))
         #expect(try load("[tftpd]\nbusy_poll = 0\n").configuration.tftpd.busyPoll == .zero)
-        #expect(try load("").configuration.tftpd.gso)
+        #expect(try load("").configuration.tftpd.gso == false)
+        #expect(try load("[tftpd]\ngso = on\n").configuration.tftpd.gso)
         #expect(try load("[tftpd]\ngso = off\n").configuration.tftpd.gso == false)
         #expect(errors("[tftpd]\ngso = maybe\n").count == 1)
         #expect(errors("[tftpd]\nbusy_poll = 500\n") == ["t.ini:2: [tftpd] busy_poll: busy_poll (microseconds) 500 is outside 0...200"])
@@ -538,7 +539,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             single_port = no
             max_transfers = 4096
             busy_poll = 50
-            gso = yes
+            gso = no
 
             [httpd]
             address = 0.0.0.0

@@ -354,12 +354,15 @@ public struct TFTPSettings: Hashable, Sendable {
     /// does). Zero: off.
     public var busyPoll: Duration
     /// UDP GSO for windowed transfers (RFC 7440): the blocks of a window leave as one
-    /// segmented write (Linux UDP_SEGMENT) instead of one datagram each. On by default where
-    /// the kernel has it; turned off by itself, with a warning, if the kernel refuses it.
+    /// segmented write (Linux UDP_SEGMENT) instead of one datagram each. Off by default: with
+    /// one sendmsg per datagram the client starts on the first block while the server sends
+    /// the rest, and windowsize 32 ran 18% faster that way (windowsize 8: 5%) over veth here;
+    /// a segmented write reaches the client only whole. Where on and the kernel refuses it,
+    /// turned off by itself, with a warning.
     public var gso: Bool
     public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
                 timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false, maxTransfers: Int = 4096,
-                busyPoll: Duration = .microseconds(50), gso: Bool = true) {
+                busyPoll: Duration = .microseconds(50), gso: Bool = false) {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
         self.timeout = timeout; self.retries = retries; self.singlePort = singlePort; self.maxTransfers = maxTransfers
         self.busyPoll = busyPoll; self.gso = gso
