@@ -241,15 +241,16 @@ public final class BootdServer: @unchecked Sendable {
         return try loop.submit { state.value?.daemon.map(body) }.wait()
     }
 
-    /// The DHCP engine's current bindings and the daemon's clock, read on its loop: what
-    /// the HTTP server's `check_ip` decides with.
-    public func leasesNow() async -> (leases: [LeaseRecord], now: Instant) {
+    /// The DHCP engine's binding of `address` (if any) and the daemon's clock, read on its
+    /// loop: what the HTTP server's `check_ip` decides with. One lookup: copying every
+    /// binding for each request cost the loop time in proportion to the leases held.
+    public func lease(holding address: IPv4Address) async -> (lease: LeaseRecord?, now: Instant) {
         let state = self.state
-        let result = try? await loop.submit { () -> ([LeaseRecord], Instant) in
-            guard let s = state.value else { return ([], .zero) }
-            return (s.daemon?.dhcp?.leases ?? [], s.clock.now)
+        let result = try? await loop.submit { () -> (LeaseRecord?, Instant) in
+            guard let s = state.value else { return (nil, .zero) }
+            return (s.daemon?.dhcp?.lease(holding: address), s.clock.now)
         }.get()
-        return result.map { (leases: $0.0, now: $0.1) } ?? (leases: [], now: .zero)
+        return result.map { (lease: $0.0, now: $0.1) } ?? (lease: nil, now: .zero)
     }
 
     /// Stops answering, cuts transfers, closes ports, flushes the leases, stops the loop.

@@ -145,8 +145,8 @@ struct Bootd: ParsableCommand {
                                                 eventLoopGroup: loops, logger: Logger(label: "bootd.httpd")) { target, client in
                     // Without check_ip the leases are not consulted: no hop to the daemon's loop.
                     guard rules.checkIP else { return rules.decide(target: target, client: client, leases: [], at: .zero) }
-                    let (leases, now) = await server.leasesNow()
-                    return rules.decide(target: target, client: client, leases: leases, at: now)
+                    let (lease, now) = await server.lease(holding: client)
+                    return rules.decide(target: target, client: client, leases: lease.map { [$0] } ?? [], at: now)
                 }
             } catch {
                 server.shutdown()

@@ -241,6 +241,21 @@ struct DHCPServerTests {
         #expect(engine.lease(for: mac(1)) == nil)
     }
 
+    @Test("lease(holding:) finds the binding of an address (what check_ip asks), and follows it when the client moves or declines")
+    func leaseHolding() throws {
+        let engine = DHCPServer(settings: settings())
+        let a1 = try #require(try dora(engine, mac: mac(1)).offer?.yiaddr)
+        let a2 = try #require(try dora(engine, mac: mac(2)).offer?.yiaddr)
+        #expect(engine.lease(holding: a1)?.mac == mac(1))
+        #expect(engine.lease(holding: a2)?.mac == mac(2))
+        #expect(engine.lease(holding: IPv4Address(10, 77, 0, 250)) == nil)
+        // Every binding the table lists is found by its address, and only those.
+        for r in engine.leases { #expect(engine.lease(holding: r.address) == r) }
+        _ = engine.handle(try datagram(clientMessage(.decline, mac: mac(1), requested: a1, serverID: server)), at: t0)
+        #expect(engine.lease(holding: a1) == nil)
+        #expect(engine.lease(holding: a2)?.mac == mac(2))
+    }
+
     @Test("DECLINE marks the address bad: nobody gets it while held back")
     func decline() throws {
         let engine = DHCPServer(settings: settings())

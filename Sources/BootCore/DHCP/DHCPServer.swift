@@ -81,6 +81,8 @@ public final class DHCPServer {
 
     /// The current binding of a client, if any.
     public func lease(for mac: [UInt8]) -> LeaseRecord? { table.record(for: mac) }
+    /// The binding that holds `address`, if any (a lookup, not a scan).
+    public func lease(holding address: IPv4Address) -> LeaseRecord? { table.record(holding: address) }
     /// Every binding.
     public var leases: [LeaseRecord] { table.all }
     /// Requests waiting for the authority.

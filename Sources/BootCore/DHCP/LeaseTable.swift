@@ -33,6 +33,11 @@ struct LeaseTable {
     var count: Int { byMAC.count }
     func record(for mac: [UInt8]) -> LeaseRecord? { byMAC[mac] }
     func owner(of address: IPv4Address) -> [UInt8]? { owner[address.value] }
+    /// The binding that holds `address`, by the owner index (no scan of the table).
+    func record(holding address: IPv4Address) -> LeaseRecord? {
+        guard let mac = owner[address.value], let r = byMAC[mac], r.address == address else { return nil }
+        return r
+    }
 
     func inPool(_ a: IPv4Address) -> Bool {
         a.value >= poolFirst && Int(a.value - poolFirst) < poolCount
