@@ -263,7 +263,7 @@ public struct BootHTTPServer: Sendable {
 /// answered one at a time in the order they came (pipelining), each response written as
 /// its head (bytes formatted here) and the file as a `FileRegion`, which NIO sends with
 /// sendfile(2). NIO's response encoder, pipelining handler and protocol error handler did
-/// this before; every write of every response passed through all three (about a third of
+/// this before; every write of every response passed through all three (about a fifth of
 /// the server's instructions per request under wrk), for features this server does not
 /// use (chunked bodies, trailers, upgrades).
 ///
