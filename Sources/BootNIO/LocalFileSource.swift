@@ -224,15 +224,23 @@ public final class LocalFileSource: FileSource {
     }
 
     static func pread(_ fd: Int32, offset: Int, count want: Int) -> Result<[UInt8], FileSourceError> {
-        var bytes = [UInt8](repeating: 0, count: want)
-        var got = 0
-        while got < want {
-            let n = bytes.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + got, want - got, off_t(offset + got)) }
-            if n < 0 { if errno == EINTR { continue }; return .failure(.ioError(String(cString: strerror(errno)))) }
-            if n == 0 { break }
-            got += n
+        // Not zero-filled first (a 64 MiB boot image was memset before being read over).
+        var failure: FileSourceError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: want) { buffer, initialized in
+            var got = 0
+            while got < want {
+                let n = Glibc.pread(fd, buffer.baseAddress! + got, want - got, off_t(offset + got))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = .ioError(String(cString: strerror(errno)))
+                    break
+                }
+                if n == 0 { break }
+                got += n
+            }
+            initialized = got
         }
-        if got < want { bytes.removeLast(want - got) }
+        if let failure { return .failure(failure) }
         return .success(bytes)
     }
 

@@ -610,8 +610,15 @@ public final class TFTPServer {
         return out
     }
 
-    /// Bytes per read: whole blocks, `readChunkSize` rounded down, at least one block.
-    func readCount(_ s: Session) -> Int { max(1, settings.readChunkSize / s.blksize) * s.blksize }
+    /// Bytes per read: whole windows (whole blocks in lock-step), `readChunkSize` rounded
+    /// down, at least one window (the window size is capped to fit a chunk). A window that
+    /// straddled two chunks had the kept tail and the next chunk copied into one buffer
+    /// (~2,000 instructions a block at windowsize 32); aligned, a window lies in one chunk
+    /// while the client acknowledges whole windows.
+    func readCount(_ s: Session) -> Int {
+        let window = s.blksize * max(1, s.windowsize)
+        return max(1, settings.readChunkSize / window) * window
+    }
 
     /// Reads the chunk that starts at block `b`. The blocks of the current chunk from `b`
     /// on (at most a window's worth, the tail a window straddled) are kept, moved to the
