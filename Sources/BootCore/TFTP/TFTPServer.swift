@@ -19,9 +19,10 @@ import BootWire
 // packet. Clients take the first packet from the server as its TID either way.
 //
 // Files. `.openFile` → `fileOpened`; `.readFile` → `dataRead`; `.closeFile`. The engine
-// reads `readChunkSize` bytes (whole blocks) at a time, keeps one chunk per session and
-// builds each DATA packet from it; a window never spans two reads (a chunk is read from
-// the window's first block when the window is not inside the current one).
+// reads up to `readChunkSize` bytes (whole windows: whole blocks in lock-step) at a time,
+// keeps one chunk per session and builds each DATA packet from it; a window never spans
+// two reads (a chunk is read from the window's first block when the window is not inside
+// the current one, which happens only after a partial acknowledgement).
 //
 // Time. The engine keeps each session's deadline and asks `.wakeUp(at:)` whenever the
 // earliest one it has asked for would be late; the daemon calls `wake(at:)` at (or
