@@ -127,7 +127,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BootHTTPTests", dependencies: [
-            "BootHTTP", "BootCore", "BootWire",
+            "BootHTTP", "BootCore", "BootWire", "TestSupport",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -135,7 +135,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Helpers shared by test targets (a seeded generator for property tests).
+        // Helpers shared by test targets (a seeded generator for property tests; blocking
+        // work off Swift concurrency's pool).
         .target(name: "TestSupport", dependencies: ["BootCore"], path: "Tests/TestSupport"),
         .testTarget(name: "BootWireTests", dependencies: ["BootWire", "TestSupport"]),
         .testTarget(name: "BootCoreTests", dependencies: ["BootCore"]),
@@ -145,7 +146,7 @@ let package = Package(
         // Replay conformance: captured clients replayed into the daemon composition.
         .testTarget(name: "ReplayTests", dependencies: ["PXESimKit", "BootCore", "BootWire", "PcapKit"]),
         .testTarget(name: "BootNIOTests", dependencies: [
-            "BootNIO", "BootCore", "BootWire", "PXEClient", "PcapKit",
+            "BootNIO", "BootCore", "BootWire", "PXEClient", "PcapKit", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,13 +1,8 @@
+import TestSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Runs blocking work on a thread of its own, so that a test waiting on a socket never
-/// holds one of Swift's cooperative threads (the server's `decide` runs on them).
-func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { cont in Thread { cont.resume(returning: body()) }.start() }
-}
 
 struct RawHTTPError: Error, CustomStringConvertible { var description: String }
 

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -51,7 +52,7 @@ struct ExampleLabTests {
 
 /// Runs a program with a deadline (SIGTERM, then its teardown trap runs), combined output.
 func runWithDeadline(_ path: String, _ args: [String], seconds: Double) async throws -> (status: Int32, output: String) {
-    try await offPool { try runWithDeadlineBlocking(path, args, seconds: seconds) }
+    try await onThread { Result { try runWithDeadlineBlocking(path, args, seconds: seconds) } }.get()
 }
 
 private func runWithDeadlineBlocking(_ path: String, _ args: [String], seconds: Double) throws -> (status: Int32, output: String) {

@@ -1,3 +1,4 @@
+import TestSupport
 import BootCore
 import BootNIO
 import BootWire
@@ -43,20 +44,11 @@ func installed(_ tool: String) -> Bool {
     ["/usr/bin/", "/bin/", "/usr/sbin/", "/usr/local/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + tool) }
 }
 
-/// Runs blocking work (waiting for a child process) on a thread of its own. Swift Testing
-/// runs every test on Swift concurrency's pool, as wide as the machine has cores (two
-/// here): a test that blocks a pool thread for a minute (the namespace lab) starves every
-/// other test meanwhile, and servers that answer on the pool (the demo authority) time out.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
-/// Runs a program; returns its status and combined output.
+/// Runs a program, waiting for it off Swift concurrency's pool (`onThread`); returns its
+/// status and combined output.
 @discardableResult
 func run(_ tool: String, _ args: [String], cwd: String? = nil) async throws -> (status: Int32, output: String) {
-    try await offPool { try runBlocking(tool, args, cwd: cwd) }
+    try await onThread { Result { try runBlocking(tool, args, cwd: cwd) } }.get()
 }
 
 func runBlocking(_ tool: String, _ args: [String], cwd: String? = nil) throws -> (status: Int32, output: String) {
