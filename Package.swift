@@ -67,7 +67,7 @@ let package = Package(
         // lease file, logging backends, host interfaces. The HTTP pieces live in
         // Sources/BootNIO/HTTP* (separate change).
         .target(name: "BootNIO", dependencies: [
-            "BootCore", "BootWire", "PcapKit",
+            "BootCore", "BootWire", "PcapKit", "CBootSocket",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -84,6 +84,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["systemd"]),
+        // sendmmsg(2), which Swift's Glibc module does not declare (BootNIO's listening ports).
+        .target(name: "CBootSocket"),
         // libpcap, as Debian's libpcap-dev ships it.
         .systemLibrary(
             name: "CPcap",

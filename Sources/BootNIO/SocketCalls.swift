@@ -1,5 +1,6 @@
 import BootCore
 import BootWire
+import CBootSocket
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -89,5 +90,58 @@ public enum SocketCalls {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
         }
         return rc == 0 ? endpoint(sin) : nil
+    }
+}
+
+/// Datagrams to several peers in one sendmmsg(2): a listening port's replies of one loop
+/// iteration (a burst of OFFERs and ACKs, or every transfer's next block with `single_port`).
+/// Each payload is copied into one buffer kept from call to call, beside the addresses and
+/// headers the call needs; nothing is allocated per datagram once the buffers have grown.
+final class DatagramBatch {
+    /// At most this many datagrams per system call (Linux accepts up to 1,024).
+    static let maximumCount = 64
+    private var bytes: UnsafeMutableRawBufferPointer
+    private let names: UnsafeMutablePointer<sockaddr_in>
+    private let vectors: UnsafeMutablePointer<iovec>
+    private let headers: UnsafeMutablePointer<CBootSocket_mmsghdr>
+
+    init() {
+        bytes = .allocate(byteCount: 16 << 10, alignment: 16)
+        names = .allocate(capacity: Self.maximumCount)
+        vectors = .allocate(capacity: Self.maximumCount)
+        headers = .allocate(capacity: Self.maximumCount)
+    }
+
+    deinit {
+        bytes.deallocate(); names.deallocate(); vectors.deallocate(); headers.deallocate()
+    }
+
+    /// Sends up to `maximumCount` datagrams from the front of `datagrams`, in order: the
+    /// number sent (from 1), or the negated errno of the first one when it was refused.
+    func send(_ fd: Int32, _ datagrams: ArraySlice<(payload: [UInt8], peer: Endpoint)>) -> Int {
+        let count = min(datagrams.count, Self.maximumCount)
+        guard count > 0 else { return 0 }
+        let slice = datagrams.prefix(count)
+        let total = slice.reduce(0) { $0 + $1.payload.count }
+        if total > bytes.count {
+            bytes.deallocate()
+            bytes = .allocate(byteCount: max(total, bytes.count * 2), alignment: 16)
+        }
+        var offset = 0
+        for (i, d) in slice.enumerated() {
+            let at = bytes.baseAddress! + offset
+            d.payload.withUnsafeBytes { if let b = $0.baseAddress { at.copyMemory(from: b, byteCount: $0.count) } }
+            names[i] = SocketCalls.address(d.peer)
+            vectors[i] = iovec(iov_base: at, iov_len: d.payload.count)
+            var m = msghdr()
+            m.msg_name = UnsafeMutableRawPointer(names + i)
+            m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_iov = vectors + i
+            m.msg_iovlen = 1
+            headers[i] = CBootSocket_mmsghdr(msg_hdr: m, msg_len: 0)
+            offset += d.payload.count
+        }
+        let sent = CBootSocket_sendmmsg(fd, headers, UInt32(count), 0)
+        return sent < 0 ? -Int(errno) : Int(sent)
     }
 }

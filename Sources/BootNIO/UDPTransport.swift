@@ -141,11 +141,68 @@ public final class UDPPort: BoundPort {
         d.local.port = local.port
         tap?(d, true)
         if fd >= 0 && !viaNIO { sendDirect(d); return }
-        // A listening port, or a transfer port whose socket was full once: through NIO.
+        if listenFD >= 0 {
+            // A listening port: gathered, and sent with one sendmmsg at the flush — unless
+            // NIO still holds writes of ours (the socket was full), which go first.
+            if nioOutstanding == 0 { gathered.append((d.payload, d.peer)) } else { nioWriteCounted(d.payload[...], to: d.peer) }
+            scheduleFlush()
+            return
+        }
+        // A transfer port whose socket was full once: through NIO.
         nioWrite(d.payload[...], to: d.peer)
         // One flush for every datagram written in this loop iteration: NIO sends them with
-        // one sendmmsg (a window of TFTP blocks, a batch of ACKs after a lease sync).
+        // one sendmmsg (a window of TFTP blocks).
         scheduleFlush()
+    }
+
+    // MARK: Listening ports: one sendmmsg per loop iteration
+
+    /// A listening port's own socket (created and bound by `listen`, then registered with
+    /// NIO, which closes it): its replies of a loop iteration — a burst of OFFERs and ACKs
+    /// (an ACK waits for its lease's group commit, so they leave together), or every
+    /// transfer's next block with `single_port` — are sent by one sendmmsg(2) at the flush,
+    /// not through NIO's write path (an envelope, a buffer, its queue per datagram: a
+    /// sixth of the server's CPU in a `single_port` storm). -1: not a listening port.
+    var listenFD: Int32 = -1
+    private var gathered: [(payload: [UInt8], peer: Endpoint)] = []
+    private lazy var datagramBatch = DatagramBatch()
+    /// The sendmmsg (tests make the kernel refuse with it): the number sent or -errno.
+    lazy var batchCall: (_ fd: Int32, _ datagrams: ArraySlice<(payload: [UInt8], peer: Endpoint)>) -> Int = { [unowned self] fd, d in
+        self.datagramBatch.send(fd, d)
+    }
+    /// Writes handed to NIO (the socket's send buffer was full) and not yet done: until
+    /// they are, later datagrams queue behind them in NIO, so none overtakes another.
+    private var nioOutstanding = 0
+
+    private func writeGathered() {
+        var at = 0
+        defer { gathered.removeAll(keepingCapacity: true) }
+        while at < gathered.count {
+            let sent = batchCall(listenFD, gathered[at...])
+            if sent > 0 { at += sent; continue }
+            let error = Int32(-sent)
+            if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
+                // Full: NIO sends the rest when the socket drains.
+                while at < gathered.count { nioWriteCounted(gathered[at].payload[...], to: gathered[at].peer); at += 1 }
+                channel?.flush()
+                return
+            }
+            // This datagram refused (an unreachable network, a broadcast not allowed): lost,
+            // as a write through NIO would be; the client retransmits.
+            sendErrors += 1
+            at += 1
+        }
+    }
+
+    private func nioWriteCounted(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
+        guard let channel else { return }
+        var b = channel.allocator.buffer(capacity: payload.count)
+        b.writeBytes(payload)
+        nioOutstanding += 1
+        let promise = loop.makePromise(of: Void.self)
+        let me = NIOLoopBound(self, eventLoop: loop)
+        promise.futureResult.whenComplete { _ in me.value.nioOutstanding -= 1 }
+        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: b), promise: promise)
     }
 
     // MARK: Transfer ports: straight to the socket
@@ -275,6 +332,7 @@ public final class UDPPort: BoundPort {
     fileprivate let batch: FlushBatch
     fileprivate func flushNow() {
         flushScheduled = false
+        if !gathered.isEmpty { writeGathered() }
         writeDirectRun()
         if fd < 0 || viaNIO { channel?.flush() }
     }
@@ -284,8 +342,11 @@ public final class UDPPort: BoundPort {
         guard !closed else { return }
         closed = true
         pending = []
-        if flushScheduled { writeDirectRun(); channel?.flush() }   // a last ERROR or DATA still leaves
-        fd = -1   // NIO closes it; the number may be reused at once
+        if flushScheduled {   // a last ERROR or DATA still leaves
+            if !gathered.isEmpty { writeGathered() }
+            writeDirectRun(); channel?.flush()
+        }
+        fd = -1; listenFD = -1   // NIO closes it; the number may be reused at once
         channel?.close(promise: nil)
         channel = nil
     }
@@ -420,18 +481,35 @@ public final class NIOPortFactory: PortFactory {
         // A storm of clients powering on at once: read up to 32 datagrams per system call
         // (recvmmsg), 4 KiB each (a DHCP or TFTP request is far smaller), 16 calls per
         // loop iteration before the loop turns to its other work.
+        //
+        // The socket is ours (created and bound here, then handed to NIO, which reads it and
+        // closes it): replies leave by our own sendmmsg on it (`listenFD`).
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else {
+            throw PortOpenError.explain(IOError(errnoCode: errno, reason: "socket"), service: service, address: address, port: port)
+        }
+        func option(_ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
+            var v = value
+            return setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
+        }
+        var failure = option(SOL_SOCKET, SO_REUSEADDR, 1) && option(SOL_SOCKET, SO_BROADCAST, 1) ? nil : IOError(errnoCode: errno, reason: "setsockopt")
+        #if os(Linux)
+        if failure == nil, let interfaceIndex, interfaceIndex > 0, !option(SOL_SOCKET, 62, Int32(interfaceIndex)) {   // SO_BINDTOIFINDEX
+            failure = IOError(errnoCode: errno, reason: "SO_BINDTOIFINDEX")
+        }
+        #endif
+        if failure == nil, SocketCalls.bind(fd, to: Endpoint(address, port)) != 0 {
+            failure = IOError(errnoCode: errno, reason: "bind")
+        }
+        if let failure {
+            Glibc.close(fd)
+            throw PortOpenError.explain(failure, service: service, address: address, port: port)
+        }
         var bootstrap = DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.socketOption(.so_broadcast), value: 1)
             .channelOption(.receivePacketInfo, value: true)
             .channelOption(.datagramVectorReadMessageCount, value: vectorReadCount)
             .channelOption(.maxMessagesPerRead, value: 16)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorReadCount * 4096))
-        #if os(Linux)
-        if let interfaceIndex, interfaceIndex > 0 {
-            bootstrap = bootstrap.channelOption(.socketOption(.init(rawValue: 62)), value: SocketOptionValue(interfaceIndex))
-        }
-        #endif
         bootstrap = bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let handler = DatagramReceiver(local: Endpoint(address, port), isOwn: { peer, localPort in
@@ -445,13 +523,14 @@ public final class NIOPortFactory: PortFactory {
         }
         let channel: any Channel
         do {
-            channel = try bootstrap.bind(host: address.description, port: Int(port)).wait()
+            channel = try bootstrap.withBoundSocket(fd).wait()
         } catch {
             throw PortOpenError.explain(error, service: service, address: address, port: port)
         }
         setReceiveBuffer(channel, bytes: receiveBuffer)
-        let bound = (channel.localAddress?.port).map { UInt16($0) } ?? port
+        let bound = SocketCalls.localEndpoint(fd)?.port ?? port
         let p = UDPPort(local: Endpoint(address, bound), loop: loop, tap: tap, portMap: portMap)
+        p.listenFD = fd
         // What the kernel granted (it reports twice the bytes asked, for its bookkeeping).
         p.receiveBufferBytes = (try? channel.getOption(.socketOption(.so_rcvbuf)).wait()).map { Int($0) / 2 } ?? 0
         let port = Unchecked(p)
