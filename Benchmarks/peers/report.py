@@ -223,6 +223,23 @@ md.append("")
 md.append("## Boot storm (pxe-sim --target)")
 md.append("")
 if storm:
+    # One line per clients x server: the median run by wall time, and the range.
+    groups = {}
+    for srv, fig, j in storm:
+        groups.setdefault((int(j.get("clients") or 0), srv), []).append(j)
+    md.append("Median of each server's runs (by wall time), then every run.")
+    md.append("")
+    md.append("| clients | server | runs | booted (min-max) | wall s, median (min-max) | DHCP p99 s, median | TFTP p99 s, median | retransmissions (min-max) |")
+    md.append("|---|---|---|---|---|---|---|---|")
+    for (n, srv), js in groups.items():
+        walls = sorted(float(j.get("wallSeconds") or 0) for j in js)
+        med = statistics.median(walls)
+        booted = [j.get("booted") or 0 for j in js]
+        rt = [j.get("retransmissions") or 0 for j in js]
+        p99 = lambda k: statistics.median(float((j.get(k) or {}).get("p99") or 0) for j in js)
+        md.append(f"| {n} | {srv} | {len(js)} | {min(booted)}-{max(booted)} | {med:.2f} ({walls[0]:.2f}-{walls[-1]:.2f}) | "
+                  f"{p99('dhcp'):.3f} | {p99('tftp'):.3f} | {min(rt)}-{max(rt)} |")
+    md.append("")
     md.append("| clients | server | booted | failed | wall s | DHCP p50/p99 s | TFTP p50/p99 s | retransmissions |")
     md.append("|---|---|---|---|---|---|---|---|")
     for srv, fig, j in storm:
