@@ -154,11 +154,9 @@ final class UDPSocket {
     init(address: IPv4Address, port: UInt16, interfaceIndex: Int32, broadcast: Bool) throws(RealRunError) {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw RealRunError("socket: \(String(cString: strerror(errno)))") }
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if broadcast { _ = setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, socklen_t(MemoryLayout<Int32>.size)) }
-        var index = interfaceIndex
-        _ = setsockopt(fd, SOL_SOCKET, 62 /* SO_BINDTOIFINDEX */, &index, socklen_t(MemoryLayout<Int32>.size))
+        SocketCalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+        if broadcast { SocketCalls.setOption(fd, SOL_SOCKET, SO_BROADCAST, 1) }
+        SocketCalls.setOption(fd, SOL_SOCKET, 62 /* SO_BINDTOIFINDEX */, interfaceIndex)
         guard SocketCalls.bind(fd, to: Endpoint(address, port)) == 0 else {
             let why = String(cString: strerror(errno))
             Glibc.close(fd)

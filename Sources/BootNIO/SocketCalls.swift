@@ -82,6 +82,13 @@ public enum SocketCalls {
         }
     }
 
+    /// setsockopt(2) of an integer option; false with errno set when refused.
+    @discardableResult
+    public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
+        var v = value
+        return setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
     /// The address a socket is bound to (getsockname(2)), nil on error.
     public static func localEndpoint(_ fd: Int32) -> Endpoint? {
         var sin = sockaddr_in()
@@ -124,8 +131,9 @@ final class DatagramBatch {
         let slice = datagrams.prefix(count)
         let total = slice.reduce(0) { $0 + $1.payload.count }
         if total > bytes.count {
+            let size = max(total, bytes.count * 2)
             bytes.deallocate()
-            bytes = .allocate(byteCount: max(total, bytes.count * 2), alignment: 16)
+            bytes = .allocate(byteCount: size, alignment: 16)
         }
         var offset = 0
         for (i, d) in slice.enumerated() {

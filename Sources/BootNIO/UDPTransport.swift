@@ -183,8 +183,8 @@ public final class UDPPort: BoundPort {
             let error = Int32(-sent)
             if error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS {
                 // Full: NIO sends the rest when the socket drains.
+                // (flushNow and close flush the channel right after.)
                 while at < gathered.count { nioWriteCounted(gathered[at].payload[...], to: gathered[at].peer); at += 1 }
-                channel?.flush()
                 return
             }
             // This datagram refused (an unreachable network, a broadcast not allowed): lost,
@@ -194,15 +194,14 @@ public final class UDPPort: BoundPort {
         }
     }
 
+    /// `nioWrite`, counted in `nioOutstanding` until NIO has sent it.
     private func nioWriteCounted(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
-        guard let channel else { return }
-        var b = channel.allocator.buffer(capacity: payload.count)
-        b.writeBytes(payload)
+        guard channel != nil else { return }
         nioOutstanding += 1
         let promise = loop.makePromise(of: Void.self)
         let me = NIOLoopBound(self, eventLoop: loop)
         promise.futureResult.whenComplete { _ in me.value.nioOutstanding -= 1 }
-        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: b), promise: promise)
+        nioWrite(payload, to: peer, promise: promise)
     }
 
     // MARK: Transfer ports: straight to the socket
@@ -297,11 +296,11 @@ public final class UDPPort: BoundPort {
     }
 
     /// One datagram queued on the channel, sent at the loop iteration's flush.
-    private func nioWrite(_ payload: ArraySlice<UInt8>, to peer: Endpoint) {
+    private func nioWrite(_ payload: ArraySlice<UInt8>, to peer: Endpoint, promise: EventLoopPromise<Void>? = nil) {
         guard let channel else { return }
         var b = channel.allocator.buffer(capacity: payload.count)
         b.writeBytes(payload)
-        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: b), promise: nil)
+        channel.write(AddressedEnvelope(remoteAddress: socketAddress(peer), data: b), promise: promise)
     }
 
     /// A transfer port talks to one peer: its socket address is built once, not per block.
@@ -488,13 +487,11 @@ public final class NIOPortFactory: PortFactory {
         guard fd >= 0 else {
             throw PortOpenError.explain(IOError(errnoCode: errno, reason: "socket"), service: service, address: address, port: port)
         }
-        func option(_ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
-            var v = value
-            return setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
-        }
-        var failure = option(SOL_SOCKET, SO_REUSEADDR, 1) && option(SOL_SOCKET, SO_BROADCAST, 1) ? nil : IOError(errnoCode: errno, reason: "setsockopt")
+        var failure = SocketCalls.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1) && SocketCalls.setOption(fd, SOL_SOCKET, SO_BROADCAST, 1)
+            ? nil : IOError(errnoCode: errno, reason: "setsockopt")
         #if os(Linux)
-        if failure == nil, let interfaceIndex, interfaceIndex > 0, !option(SOL_SOCKET, 62, Int32(interfaceIndex)) {   // SO_BINDTOIFINDEX
+        if failure == nil, let interfaceIndex, interfaceIndex > 0,
+           !SocketCalls.setOption(fd, SOL_SOCKET, 62, Int32(interfaceIndex)) {   // SO_BINDTOIFINDEX
             failure = IOError(errnoCode: errno, reason: "SO_BINDTOIFINDEX")
         }
         #endif
