@@ -148,26 +148,66 @@ public struct LeaseRecord: Hashable, Sendable {
     }
 }
 
+/// The bindings a lease store holds: one record per client and one client per address.
+/// A record stored for an address another client holds replaces that client's record, so
+/// what a store loads is decided by the order of its writes alone (the last one wins),
+/// never by dictionary order. Every store applies its writes through this.
+public struct LeaseBindings: Sendable {
+    public private(set) var byMAC: [[UInt8]: LeaseRecord] = [:]
+    private var holder: [UInt32: [UInt8]] = [:]
+    public init() {}
+
+    public var count: Int { byMAC.count }
+
+    public mutating func store(_ record: LeaseRecord) {
+        let a = record.address.value
+        if let other = holder[a], other != record.mac { byMAC[other] = nil }
+        if let old = byMAC[record.mac], old.address.value != a, holder[old.address.value] == record.mac {
+            holder[old.address.value] = nil
+        }
+        byMAC[record.mac] = record
+        holder[a] = record.mac
+    }
+
+    /// Removes the record of `mac`; false when there was none.
+    @discardableResult
+    public mutating func remove(_ mac: [UInt8]) -> Bool {
+        guard let r = byMAC.removeValue(forKey: mac) else { return false }
+        if holder[r.address.value] == mac { holder[r.address.value] = nil }
+        return true
+    }
+
+    /// Every record, by address (so a load is deterministic).
+    public var sorted: [LeaseRecord] { byMAC.values.sorted { $0.address < $1.address } }
+}
+
 /// Durable MAC → IP bindings. `load` at start; `store` before the ACK that depends on it
-/// leaves (the daemon orders this); `remove` on RELEASE or DECLINE.
+/// leaves (the daemon orders this); `remove` on RELEASE or DECLINE. A store keeps one
+/// client per address, the last stored (`LeaseBindings`).
 ///
 /// A store may buffer changes and make them durable in `sync` (group commit: many leases,
 /// one write and one sync). While `hasUnsyncedChanges` is true the daemon holds every reply
-/// that depends on them and sends it only after `sync` returns.
+/// that depends on them and sends it only after `sync` returns true. When `sync` returns
+/// false (a write or flush failed: a full disk, an I/O error) the changes are not durable:
+/// the daemon drops the replies that depended on them (the clients ask again), and the
+/// store keeps them to write with the next `sync`.
 public protocol LeaseStore: AnyObject {
     func load() -> [LeaseRecord]
     func store(_ record: LeaseRecord)
     func remove(mac: [UInt8])
     /// Changes made by `store`/`remove` that are not durable yet.
     var hasUnsyncedChanges: Bool { get }
-    /// Makes every change so far durable; returns when it is.
-    func sync()
+    /// Makes every change so far durable; returns when it is, true when it is durable.
+    @discardableResult func sync() -> Bool
+    /// Why the last `sync` failed, for the log.
+    var failureReason: String? { get }
 }
 
 extension LeaseStore {
     /// Stores that are durable on `store` (or not durable at all, like the simulator's).
     public var hasUnsyncedChanges: Bool { false }
-    public func sync() {}
+    @discardableResult public func sync() -> Bool { true }
+    public var failureReason: String? { nil }
 }
 
 /// The bytes of a boot file. Size first (for tsize and the OACK), then reads by offset.

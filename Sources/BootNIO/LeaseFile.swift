@@ -17,7 +17,9 @@ import Glibc
 /// reboot); `<pxe>` is 0 or 1; `<uuid>` and `<hostname>` are `-` when absent, otherwise
 /// percent-encoded (space, `%`, newline and bytes outside printable ASCII). `<check>` is
 /// the FNV-1a 32-bit hash, 8 hex digits, of everything before the space preceding it.
-/// A first line `bootd-leases 1` names the format.
+/// A first line `bootd-leases 1` names the format. An address belongs to one client: an
+/// `L` line for an address that an earlier line gave to another client supersedes that
+/// client's record (so a load is decided by the order of the lines alone).
 ///
 /// Durability (group commit): `store` and `remove` buffer their line; `sync` appends every
 /// buffered line with one `write` and one `fdatasync`. The journal is grown ahead of its
@@ -37,7 +39,8 @@ public final class LeaseFile: LeaseStore {
     public let directory: String
     public let path: String
     private var fd: Int32 = -1
-    private var live: [[UInt8]: LeaseRecord] = [:]
+    /// The live records: one client an address, the last line written wins.
+    private var live = LeaseBindings()
     private var journalLines = 0
     private let monotonicNow: () -> Instant
     public private(set) var ignoredLines = 0
@@ -82,39 +85,46 @@ public final class LeaseFile: LeaseStore {
 
     // MARK: LeaseStore
 
-    public func load() -> [LeaseRecord] { live.values.sorted { $0.address < $1.address } }
+    public func load() -> [LeaseRecord] { live.sorted }
 
     public func store(_ record: LeaseRecord) {
-        live[record.mac] = record
+        live.store(record)
         append(encode(record))
     }
 
     public func remove(mac: [UInt8]) {
-        guard live.removeValue(forKey: mac) != nil else { return }
+        guard live.remove(mac) else { return }
         append(Self.withCheck("R \(Self.macField(mac))"))
     }
 
     public var hasUnsyncedChanges: Bool { !pending.isEmpty }
 
     /// Writes every buffered line at once and syncs them (one flush for the whole batch).
-    public func sync() {
-        guard !pending.isEmpty else { return }
-        let bytes = pending
-        pending.removeAll(keepingCapacity: true)
-        let lines = pendingLines
-        pendingLines = 0
-        let end = writeOffset + bytes.count
+    /// False when the write or the flush failed (a full disk, an I/O error): the lines stay
+    /// buffered and are written again, at the same place, by the next `sync`.
+    @discardableResult
+    public func sync() -> Bool {
+        guard !pending.isEmpty else { return true }
+        let end = writeOffset + pending.count
         let grownTo = end > fileSize ? end + Self.growth : fileSize
-        guard fd >= 0, Self.fill(fd, from: fileSize, to: grownTo), Self.writeAll(fd, bytes, at: writeOffset) else {
-            writeErrors += 1; return
+        guard fd >= 0, Self.fill(fd, from: fileSize, to: grownTo), Self.writeAll(fd, pending, at: writeOffset),
+              !syncEachWrite || fdatasync(fd) == 0 else {
+            failureReason = "\(path): " + String(cString: strerror(errno))
+            writeErrors += 1
+            return false
         }
         fileSize = grownTo
         writeOffset = end
-        if syncEachWrite { _ = fdatasync(fd) }
+        pending.removeAll(keepingCapacity: true)
         commits += 1
-        journalLines += lines
+        journalLines += pendingLines
+        pendingLines = 0
         if journalLines > 2 * live.count + 1024 { try? compact() }
+        return true
     }
+
+    /// Why the last failed `sync` failed (strerror).
+    public private(set) var failureReason: String?
 
     /// Writes what is buffered and flushes to disk (shutdown), without the pre-grown tail.
     public func flush() {
@@ -190,11 +200,11 @@ public final class LeaseFile: LeaseStore {
                     guard let wall = Int64(f[3]) else { ignoredLines += 1; continue }
                     expires = Instant(nanoseconds: monotonicNow().nanoseconds &+ (wall &- Self.wallNow()))
                 }
-                live[mac] = LeaseRecord(mac: mac, address: ip, expires: expires, pxeBooted: f[4] == "1",
-                                        uuid: Self.decodeText(f[5]), hostName: Self.decodeText(f[6]))
+                live.store(LeaseRecord(mac: mac, address: ip, expires: expires, pxeBooted: f[4] == "1",
+                                    uuid: Self.decodeText(f[5]), hostName: Self.decodeText(f[6])))
             case "R" where f.count == 2:
                 guard let mac = Self.parseMAC(f[1]) else { ignoredLines += 1; continue }
-                live.removeValue(forKey: mac)
+                live.remove(mac)
             default:
                 ignoredLines += 1
             }

@@ -26,10 +26,14 @@ final class BufferedLeases: LeaseStore {
     func store(_ r: LeaseRecord) { buffered.append(r) }
     func remove(mac: [UInt8]) {}
     var hasUnsyncedChanges: Bool { !buffered.isEmpty }
-    func sync() {
+    /// With `full`, the disk is full: nothing is written and sync says so.
+    var full = false
+    func sync() -> Bool {
+        syncs += 1
+        if full { return false }
         for r in buffered { durable[r.mac] = r }
         buffered.removeAll()
-        syncs += 1
+        return true
     }
 }
 
@@ -110,5 +114,27 @@ struct GroupCommitTests {
         f.daemon.stop()
         f.runDeferred()
         #expect(!f.transport.types.contains(.ack))
+    }
+
+    @Test("a lease the store cannot make durable (full disk) gets no ACK; the client's retry does, once the disk has room")
+    func noAckWithoutDurableLease() throws {
+        let f = Fixture(deferSync: true)
+        f.leases.full = true
+        try dora(f, clients: 1...2)
+        f.runDeferred()
+        #expect(!f.transport.types.contains(.ack))
+        #expect(f.leases.durable.isEmpty)
+        #expect(f.daemon.leaseSyncFailures == 1)
+        #expect(f.daemon.repliesDroppedUnsynced == 2)
+        // The disk has room again; the clients retransmit their REQUESTs.
+        f.leases.full = false
+        let offers = f.transport.sent.filter { $0.messageType == DHCPMessageType.offer }
+        for o in offers {
+            f.daemon.receiveDHCP(try datagram(clientMessage(.request, mac: o.chaddr, xid: o.xid, requested: o.yiaddr, serverID: server)))
+        }
+        f.runDeferred()
+        let acks = f.transport.sent.filter { $0.messageType == DHCPMessageType.ack }
+        #expect(acks.count == 2)
+        for a in acks { #expect(f.leases.durable[Array(a.chaddr.prefix(6))]?.address == a.yiaddr) }
     }
 }

@@ -1,7 +1,10 @@
 import BootCore
-import BootNIO
+@testable import BootNIO
 import BootWire
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 @Suite("BootNIO lease file")
@@ -170,5 +173,79 @@ struct LeaseFileTests {
         let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
         #expect(g.load().count == 499)
         #expect(g.load().contains { $0.mac == [2, 0, 0, 0, 1, 0xF3] && $0.address == IPv4Address(10, 0, 1, 0xF3) })
+    }
+
+    /// The two-machines case of issue 15: A held 10.77.0.100 and released it, then C was
+    /// given it. The journal holds both lines; a load must give the address to C, the last
+    /// written, on every load (it did by dictionary order, so on some restarts to A).
+    @Test func theLastClientWrittenForAnAddressOwnsItAfterALoad() throws {
+        let dir = TempDir()
+        let state = dir.path + "/state"
+        let a: [UInt8] = [0xAA, 0, 0, 0, 0, 1], c: [UInt8] = [0xCC, 0, 0, 0, 0, 3]
+        let address = IPv4Address(10, 77, 0, 100)
+        do {
+            let f = try LeaseFile(directory: state, monotonicNow: now)
+            f.store(LeaseRecord(mac: a, address: address, expires: Instant(nanoseconds: now().nanoseconds - 5_000_000_000)))   // released
+            f.store(LeaseRecord(mac: c, address: address, expires: now() + .seconds(3600)))
+            f.sync()
+            #expect(f.load().map(\.mac) == [c])
+        }
+        // A journal as an older bootd left it: both lines, never compacted. Every reload
+        // (and its compaction) keeps C alone.
+        let f = try LeaseFile(directory: state + "-old", monotonicNow: now)
+        f.close()
+        let header = "bootd-leases 1\n"
+        let lines = [
+            LeaseFile.withCheck("L AA:00:00:00:00:01 10.77.0.100 \(LeaseFile.wallNow() - 5_000_000_000) 0 - -"),
+            LeaseFile.withCheck("L CC:00:00:00:00:03 10.77.0.100 \(LeaseFile.wallNow() + 3_600_000_000_000) 1 - -"),
+        ]
+        try (header + lines.joined(separator: "\n") + "\n").write(toFile: state + "-old/leases", atomically: false, encoding: .utf8)
+        for _ in 0..<20 {
+            let g = try LeaseFile(directory: state + "-old", monotonicNow: now)
+            #expect(g.load().map(\.mac) == [c])
+            #expect(g.load().first?.pxeBooted == true)
+            g.close()
+        }
+        // A client that moves to another address gives up the first: a third client may
+        // then hold it, and the mover keeps its new one.
+        let g = try LeaseFile(directory: state + "-move", monotonicNow: now)
+        g.store(LeaseRecord(mac: a, address: IPv4Address(10, 77, 0, 101), expires: nil))
+        g.store(LeaseRecord(mac: a, address: IPv4Address(10, 77, 0, 102), expires: nil))
+        g.store(LeaseRecord(mac: c, address: IPv4Address(10, 77, 0, 101), expires: nil))
+        g.close()
+        let h = try LeaseFile(directory: state + "-move", monotonicNow: now)
+        #expect(h.load().map(\.address) == [IPv4Address(10, 77, 0, 101), IPv4Address(10, 77, 0, 102)])
+        #expect(h.load().map(\.mac) == [c, a])
+    }
+
+    /// The full-disk case of issue 15: a commit that cannot be written says so (the daemon
+    /// then sends no ACK), keeps its lines, and writes them once there is room.
+    @Test func aFullDiskFailsTheSyncAndTheLinesAreWrittenLater() throws {
+        guard getuid() == 0 else {
+            print("SKIPPED aFullDiskFailsTheSyncAndTheLinesAreWrittenLater: mounting a small tmpfs needs root")
+            return
+        }
+        let dir = TempDir()
+        let mount = dir.path + "/small"
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        #expect(Glibc.mount("tmpfs", mount, "tmpfs", 0, "size=2m") == 0, "mount tmpfs: \(String(cString: strerror(errno)))")
+        defer { _ = umount(mount) }
+        let f = try LeaseFile(directory: mount + "/state", monotonicNow: now)
+        // Fill the file system.
+        let junk = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: mount + "/junk", contents: nil); return mount + "/junk" }())!
+        let block = Data(repeating: 0, count: 64 * 1024)
+        while (try? junk.write(contentsOf: block)) != nil {}
+        try junk.close()
+        let r = LeaseRecord(mac: [5, 5, 5, 5, 5, 5], address: IPv4Address(10, 0, 0, 5), expires: nil)
+        f.store(r)
+        #expect(!f.sync())
+        #expect(f.hasUnsyncedChanges)
+        #expect(f.writeErrors == 1)
+        #expect(f.failureReason?.contains("No space left") == true)
+        try FileManager.default.removeItem(atPath: mount + "/junk")
+        #expect(f.sync())
+        #expect(!f.hasUnsyncedChanges)
+        let g = try LeaseFile(directory: mount + "/state", monotonicNow: now)
+        #expect(g.load() == [r])
     }
 }

@@ -129,14 +129,27 @@ public final class BootDaemon {
     }
 
     /// One sync for every change made since the last, then the replies that waited for it.
+    /// When the store could not make the changes durable, no reply that depends on them
+    /// leaves: they are dropped, logged and counted, and the clients' retransmissions ask
+    /// again (an ACK is never sent for a lease a restart would forget).
     private func commitLeases() {
         syncScheduled = false
         guard !stopped else { return }
-        ports.leaseStore.sync()
+        let durable = ports.leaseStore.sync()
         let replies = heldReplies
         heldReplies.removeAll()
+        guard durable else {
+            leaseSyncFailures += 1
+            repliesDroppedUnsynced += replies.count
+            ports.log(LogRecord(.error, "lease store write failed (\(ports.leaseStore.failureReason ?? "no reason given")): \(replies.count) DHCP replies withheld, their clients will retry"))
+            return
+        }
         for d in replies { ports.dhcpTransport?.send(d) }
     }
+
+    /// Syncs of the lease store that failed, and the replies withheld because of them.
+    public private(set) var leaseSyncFailures = 0
+    public private(set) var repliesDroppedUnsynced = 0
 
     // MARK: TFTP
 
