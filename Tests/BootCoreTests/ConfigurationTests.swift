@@ -459,7 +459,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         let r = try load("[bootpd]\nport = 67\nfrobnicate = 1\n[extras]\nx = 1\n[tftpd]\nwindowsize = 4\n")
         #expect(r.configuration.bootpd.port == 67)
         #expect(r.warnings.map(\.description) == [
-            "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, boot_file, access, allow_simple_dhcp, notify, timeout)",
+            "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, bootp_lease, boot_file, access, allow_simple_dhcp, notify, timeout)",
             "t.ini:4: [extras]: unknown section, ignored (known: logger, bootpd, bootfile, buggy_clients, mac, uuid, static_dhcp, http, tftpd, httpd, filters)",
             "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, busy_poll, gso)",
         ])
@@ -505,6 +505,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             domain =
             servername =
             lease_time = 86400
+            bootp_lease =
             boot_file =
             access = none
             allow_simple_dhcp = off

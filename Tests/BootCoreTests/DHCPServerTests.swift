@@ -276,7 +276,7 @@ struct DHCPServerTests {
         let engine = DHCPServer(settings: settings { $0.poolCount = 1 })
         let addr = try #require(try dora(engine, mac: mac(1)).offer?.yiaddr)
         #expect(try dora(engine, mac: mac(2)).offer == nil)
-        let r = engine.handle(try datagram(clientMessage(.release, mac: mac(1), ciaddr: addr, serverID: server)), at: t0)
+        let r = engine.handle(try datagram(clientMessage(.release, mac: mac(1), ciaddr: addr, serverID: server), from: Endpoint(addr, 68)), at: t0)
         #expect(r.stored.first?.expires == t0)
         #expect(try dora(engine, mac: mac(2), at: t0 + .seconds(1)).offer?.yiaddr == addr)
         #expect(engine.lease(for: mac(1)) == nil)

@@ -43,9 +43,10 @@ public struct MACAddressPattern: Hashable, Sendable, CustomStringConvertible {
         return take == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - take))
     }
     public func matches(_ mac: MACAddress) -> Bool { matches(mac.bytes) }
-    /// Matches the first six bytes of a hardware address (e.g. `chaddr`).
+    /// Matches a six-byte hardware address (`chaddr`'s first hlen bytes): a longer or
+    /// shorter one is another client and matches no rule, as it would be another binding.
     public func matches(_ mac: [UInt8]) -> Bool {
-        guard mac.count >= 6 else { return false }
+        guard mac.count == 6 else { return false }
         for i in 0..<6 where mac[i] & Self.octetMask(i, prefixBits) != bytes[i] { return false }
         return true
     }
@@ -214,6 +215,10 @@ public struct BOOTPSettings: Hashable, Sendable {
     public var serverName: String?
     /// Seconds, 1...0xFFFFFFFE.
     public var leaseTime: UInt32
+    /// Seconds a BOOTP binding (a request without option 53) lasts; nil: `leaseTime`.
+    /// BOOTP clients never renew, so a binding that never ended would take its address for
+    /// good (RFC 1534 leaves it to the server; dnsmasq and Kea give them a lifetime too).
+    public var bootpLease: UInt32?
     /// PyBootd's single boot file; `[bootfile] default` takes precedence.
     public var bootFile: String?
     public var access: AccessMode

@@ -224,7 +224,7 @@ private struct Builder {
 
     mutating func bootpd(_ s: INIFile.Section) {
         let known = ["address", "port", "pool_start", "pool_count", "netmask", "gateway", "dns", "domain", "servername",
-                     "lease_time", "boot_file", "access", "allow_simple_dhcp", "notify", "timeout"]
+                     "lease_time", "bootp_lease", "boot_file", "access", "allow_simple_dhcp", "notify", "timeout"]
         for e in s.entries {
             switch e.normalizedKey {
             case "address": if let a = ipv4(e) { config.bootpd.address = a }
@@ -251,6 +251,10 @@ private struct Builder {
             case "domain": if let v = optionalString(e) { config.bootpd.domain = v }
             case "servername": if let v = optionalString(e) { config.bootpd.serverName = v }
             case "lease_time": if let n = integer(e, 1...0xFFFF_FFFE, what: "lease_time") { config.bootpd.leaseTime = UInt32(n) }
+            case "bootp_lease":
+                // Empty: as lease_time.
+                if e.value.isEmpty { config.bootpd.bootpLease = nil }
+                else if let n = integer(e, 1...0xFFFF_FFFE, what: "bootp_lease") { config.bootpd.bootpLease = UInt32(n) }
             case "boot_file": if let v = optionalString(e) { config.bootpd.bootFile = v }
             case "access":
                 guard let v = singleLine(e) else { continue }
@@ -558,6 +562,7 @@ extension BootConfiguration {
         kv("domain", bootpd.domain)
         kv("servername", bootpd.serverName)
         kv("lease_time", String(bootpd.leaseTime))
+        kv("bootp_lease", bootpd.bootpLease.map(String.init))
         kv("boot_file", bootpd.bootFile)
         kv("access", bootpd.access.rawValue)
         kv("allow_simple_dhcp", onOff(bootpd.allowSimpleDHCP))

@@ -102,6 +102,13 @@ public final class DHCPServer {
             counters.ignored += 1
             return []
         }
+        // Ethernet addresses are six bytes. A longer hlen would make one machine many
+        // clients (the binding key is the first hlen bytes of chaddr, the [mac] rules read
+        // six): such a request is malformed.
+        if message.htype == 1 && message.hlen != 6 {
+            counters.malformed += 1
+            return [.log(LogRecord(.info, "ignored DHCP from \(macText(Array(message.chaddr.prefix(6)))): htype 1 (Ethernet) with hlen \(message.hlen), not 6"))]
+        }
         // A relay agent names its client's network in giaddr. bootd serves one network
         // (the pool's): a request relayed from another network would get an address that
         // cannot work there, so it gets nothing (as dnsmasq with no dhcp-range for it).
@@ -115,7 +122,7 @@ public final class DHCPServer {
         let type = message.messageType
         switch type {
         case .release?:
-            return release(message, client, at: now)
+            return release(message, datagram, client, at: now)
         case .decline?:
             return decline(message, client, at: now)
         case nil, .discover?, .request?, .inform?:
@@ -252,13 +259,15 @@ public final class DHCPServer {
         }
         let existing = table.record(for: c.mac)
         var record = existing ?? LeaseRecord(mac: c.mac, address: address, expires: nil)
+        var offerOnly: Bool?   // nil: a live lease stays what it is
         if existing == nil || record.address != address || (record.expires.map { $0 <= now } ?? false) {
-            // A new or lapsed binding is held for the offer; a live lease keeps its term.
+            // A new or lapsed binding is held for the offer, and is an offer until the REQUEST.
             record.address = address
             record.expires = now + settings.offerHold
+            offerOnly = true
         }
         record.uuid = c.uuid ?? record.uuid
-        table.bind(record)
+        table.bind(record, offer: offerOnly)
         counters.offers += 1
         var out: [DHCPServerAction] = []
         if let reply = reply(.offer, to: m, d, c, grant, yiaddr: address, lease: true) { out.append(reply) }
@@ -335,7 +344,10 @@ public final class DHCPServer {
         }
         var record = table.record(for: c.mac) ?? LeaseRecord(mac: c.mac, address: address, expires: nil)
         record.address = address
-        record.expires = nil // RFC 1534: BOOTP bindings are permanent.
+        // RFC 1534 lets the server choose: a BOOTP client never renews nor releases, so a
+        // permanent binding would take its address for good. It lasts bootp_lease and is
+        // renewed by each BOOTREQUEST; a returning client gets the same address back.
+        record.expires = now + .seconds(Int64(settings.bootpLease))
         record.pxeBooted = record.pxeBooted || c.isPXE
         table.bind(record)
         counters.bootpReplies += 1
@@ -347,10 +359,16 @@ public final class DHCPServer {
         return out
     }
 
-    func release(_ m: DHCPMessage, _ c: Client, at now: Instant) -> [DHCPServerAction] {
-        guard isForUs(m), let r = table.record(for: c.mac), r.address == m.ciaddr else {
+    func release(_ m: DHCPMessage, _ d: Datagram, _ c: Client, at now: Instant) -> [DHCPServerAction] {
+        guard isForUs(m), let r = table.record(for: c.mac), r.address == m.ciaddr, table.isCommitted(c.mac) else {
             counters.ignored += 1
             return [.log(LogRecord(.debug, "ignored RELEASE of \(m.ciaddr) from \(macText(c.mac)): not its lease here"))]
+        }
+        // RFC 2131 4.4.6: the client unicasts RELEASE from the address it gives up. One from
+        // another address (not through a relay) is someone else speaking for it.
+        if m.giaddr == .any && d.peer.address != m.ciaddr {
+            counters.ignored += 1
+            return [.log(LogRecord(.info, "ignored RELEASE of \(m.ciaddr) for \(macText(c.mac)): sent from \(d.peer.address), not from the address released"))]
         }
         counters.releases += 1
         // The binding stays sticky (same address next time if still free) but is no longer held.
@@ -363,12 +381,15 @@ public final class DHCPServer {
 
     func decline(_ m: DHCPMessage, _ c: Client, at now: Instant) -> [DHCPServerAction] {
         let requested = (try? m.value(.requestedIPAddress)) ?? nil
-        guard isForUs(m), let requested, let r = table.record(for: c.mac), r.address == requested else {
+        // RFC 2131 4.3.3: only the client the address was ACKed to may decline it; an address
+        // that was merely offered is not its to decline.
+        guard isForUs(m), let requested, let r = table.record(for: c.mac), r.address == requested,
+              table.isCommitted(c.mac) else {
             counters.ignored += 1
-            return [.log(LogRecord(.debug, "ignored DECLINE from \(macText(c.mac)): not its lease here"))]
+            return [.log(LogRecord(.info, "ignored DECLINE of \(requested.map(\.description) ?? "no address") from \(macText(c.mac)): not a lease ACKed to it here"))]
         }
         counters.declines += 1
-        table.decline(requested, until: now + settings.declineHold)
+        table.decline(requested, until: now + settings.declineHold, at: now)
         return [.removeLease(mac: c.mac),
                 .log(LogRecord(.warning, "DECLINE \(requested) by \(macText(c.mac)): address in use on the network, held back for \(settings.declineHold)"))]
     }

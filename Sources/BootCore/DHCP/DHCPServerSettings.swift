@@ -26,6 +26,8 @@ public struct DHCPServerSettings: Hashable, Sendable {
     /// `sname` in replies (`[bootpd] servername`).
     public var serverName: String?
     public var leaseTime: UInt32
+    /// How long a BOOTP binding lasts (`[bootpd] bootp_lease`, default `leaseTime`).
+    public var bootpLease: UInt32
     public var staticBindings: [[UInt8]: IPv4Address]
     public var bootFiles: BootFileSettings
     /// siaddr and option 66 for PXE replies; the server address when nil.
@@ -42,6 +44,10 @@ public struct DHCPServerSettings: Hashable, Sendable {
     public var offerHold: Duration
     /// Declined addresses are not handed out again for this long (RFC 2131 section 3.1.5).
     public var declineHold: Duration
+    /// At most this share of the pool (in percent, at least one address) is held back by
+    /// DECLINE at once; beyond it the oldest hold ends, and when the pool runs out declined
+    /// addresses are reused before any expired lease.
+    public var maxDeclinedPercent: Int = 25
     /// At most this many requests wait for the authority at once; more are refused.
     public var maxPendingQueries: Int
     /// The least severe per-message log line worth building (the daemon sets it from the
@@ -63,6 +69,7 @@ public struct DHCPServerSettings: Hashable, Sendable {
         self.poolStart = poolStart; self.poolCount = poolCount
         self.routers = routers ?? [serverAddress]; self.dnsServers = dnsServers
         self.domainName = domainName; self.serverName = serverName; self.leaseTime = leaseTime
+        self.bootpLease = leaseTime
         self.staticBindings = staticBindings; self.bootFiles = bootFiles; self.tftpServer = tftpServer
         self.allowSimpleDHCP = allowSimpleDHCP; self.access = access; self.alwaysCheck = alwaysCheck
         self.authorityTimeout = authorityTimeout; self.buggyClients = buggyClients
@@ -108,5 +115,6 @@ extension DHCPServerSettings {
             alwaysCheck: c.http.alwaysCheck, authorityTimeout: c.http.timeout,
             buggyClients: c.buggyClients,
             notifyTargets: c.bootpd.notify.map { Endpoint($0.address, $0.port) })
+        self.bootpLease = c.bootpd.bootpLease ?? c.bootpd.leaseTime
     }
 }

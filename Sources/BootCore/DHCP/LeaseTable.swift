@@ -7,6 +7,11 @@ struct LeaseTable {
     private(set) var byMAC: [[UInt8]: LeaseRecord] = [:]
     private var owner: [UInt32: [UInt8]] = [:]
     private var declinedUntil: [UInt32: Instant] = [:]
+    /// At most this many addresses are held back by DECLINE at once.
+    private let maxDeclined: Int
+    /// Clients whose binding is an OFFER's hold, not an ACKed lease: they may not DECLINE
+    /// or RELEASE it (RFC 2131 4.3.3: only the client the address was given to).
+    private var offerOnly: Set<[UInt8]> = []
     private let poolFirst: UInt32
     private let poolCount: Int
     private var cursor = 0
@@ -20,6 +25,7 @@ struct LeaseTable {
         excluded = [settings.serverAddress.value, settings.networkAddress.value, settings.broadcastAddress.value]
         staticByMAC = settings.staticBindings
         staticAddresses = Set(settings.staticBindings.values.map(\.value))
+        maxDeclined = max(1, poolCount * settings.maxDeclinedPercent / 100)
         for r in records where r.address.value != 0 {
             // A record whose address another record already holds is dropped: never two owners.
             if owner[r.address.value] == nil || owner[r.address.value] == r.mac {
@@ -31,6 +37,10 @@ struct LeaseTable {
     }
 
     var count: Int { byMAC.count }
+    /// Addresses held back by DECLINE (some may have lapsed already).
+    var declinedCount: Int { declinedUntil.count }
+    /// The binding of `mac` is an ACKed lease (or a BOOTP or loaded one), not an offer.
+    func isCommitted(_ mac: [UInt8]) -> Bool { byMAC[mac] != nil && !offerOnly.contains(mac) }
     func record(for mac: [UInt8]) -> LeaseRecord? { byMAC[mac] }
     func owner(of address: IPv4Address) -> [UInt8]? { owner[address.value] }
     /// The binding that holds `address`, by the owner index (no scan of the table).
@@ -73,6 +83,15 @@ struct LeaseTable {
             cursor = cursor + 1 == poolCount ? 0 : cursor + 1
             if owner[a.value] == nil, usable(a, for: mac, at: now) { return a }
         }
+        // The pool is out of free addresses: a declined address comes back first (the
+        // oldest hold), before any client's expired lease is taken.
+        if let (value, _) = declinedUntil.filter({ a, until in
+            until > now && owner[a] == nil && inPool(IPv4Address(a)) && !excluded.contains(a)
+                && !(staticAddresses.contains(a) && staticByMAC[mac] != IPv4Address(a))
+        }).min(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
+            declinedUntil[value] = nil
+            return IPv4Address(value)
+        }
         // Reclaim the longest-expired binding of another client.
         let expired = byMAC.values.filter { r in
             r.mac != mac && inPool(r.address) && (r.expires.map { $0 <= now } ?? false)
@@ -83,12 +102,20 @@ struct LeaseTable {
 
     /// Binds `record.address` to `record.mac`, moving the client off any other address and
     /// taking the address from an expired holder. Returns the MAC that lost the address.
+    /// `offer`: true for an OFFER's hold, false for a lease (ACK, BOOTP), nil to keep what
+    /// the binding was.
     @discardableResult
-    mutating func bind(_ record: LeaseRecord) -> [UInt8]? {
+    mutating func bind(_ record: LeaseRecord, offer: Bool? = false) -> [UInt8]? {
         var evicted: [UInt8]?
         if let o = owner[record.address.value], o != record.mac {
             byMAC[o] = nil
+            offerOnly.remove(o)
             evicted = o
+        }
+        switch offer {
+        case true?: offerOnly.insert(record.mac)
+        case false?: offerOnly.remove(record.mac)
+        case nil: break
         }
         if let old = byMAC[record.mac], old.address != record.address {
             owner[old.address.value] = nil
@@ -106,10 +133,18 @@ struct LeaseTable {
 
     mutating func remove(_ mac: [UInt8]) {
         if let r = byMAC.removeValue(forKey: mac) { owner[r.address.value] = nil }
+        offerOnly.remove(mac)
     }
 
-    mutating func decline(_ a: IPv4Address, until: Instant) {
+    /// Holds `a` back until `until`. Holds that have lapsed are forgotten, and beyond
+    /// `maxDeclined` the oldest hold ends: DECLINEs cannot take more than that share.
+    mutating func decline(_ a: IPv4Address, until: Instant, at now: Instant) {
+        declinedUntil = declinedUntil.filter { $0.value > now }
         declinedUntil[a.value] = until
+        while declinedUntil.count > maxDeclined,
+              let oldest = declinedUntil.min(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) {
+            declinedUntil[oldest.key] = nil
+        }
         if let o = owner[a.value] { remove(o) }
     }
 
