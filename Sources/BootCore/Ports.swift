@@ -203,6 +203,14 @@ public protocol LeaseStore: AnyObject {
     var failureReason: String? { get }
 }
 
+/// The store of a daemon that serves no DHCP: nothing to keep.
+public final class NoLeaseStore: LeaseStore {
+    public init() {}
+    public func load() -> [LeaseRecord] { [] }
+    public func store(_ record: LeaseRecord) {}
+    public func remove(mac: [UInt8]) {}
+}
+
 extension LeaseStore {
     /// Stores that are durable on `store` (or not durable at all, like the simulator's).
     public var hasUnsyncedChanges: Bool { false }

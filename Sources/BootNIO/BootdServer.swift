@@ -53,11 +53,13 @@ public final class BootdServer: @unchecked Sendable {
     final class State {
         var daemon: BootDaemon?
         var clock: NIOClock
-        var leases: LeaseFile
+        /// nil when bootd serves no DHCP (`-t` alone): it then needs no journal, and never
+        /// touches a state directory another bootd may own.
+        var leases: LeaseFile?
         var files: (any FileSource)?
         var dhcpPort: UDPPort?
         var tftpPort: UDPPort?
-        init(clock: NIOClock, leases: LeaseFile) { self.clock = clock; self.leases = leases }
+        init(clock: NIOClock, leases: LeaseFile?) { self.clock = clock; self.leases = leases }
     }
 
     public static func start(configuration config: BootConfiguration, options: BootdOptions) throws(BootdStartError) -> BootdServer {
@@ -134,11 +136,13 @@ public final class BootdServer: @unchecked Sendable {
             try loop.submit {
                 let options = opts.value
                 let clock = NIOClock(loop: loop)
-                let leases: LeaseFile
-                do { leases = try LeaseFile(directory: options.stateDirectory, monotonicNow: { clock.now }) }
-                catch { throw BootdStartError("\(error)") }
-                if leases.ignoredLines > 0 {
-                    logger.warning("lease file \(leases.path): ignored \(leases.ignoredLines) torn or damaged line(s)")
+                var leases: LeaseFile?
+                if options.dhcp {
+                    do { leases = try LeaseFile(directory: options.stateDirectory, monotonicNow: { clock.now }) }
+                    catch { throw BootdStartError("\(error)") }
+                    if let leases, leases.ignoredLines > 0 {
+                        logger.warning("lease file \(leases.path): ignored \(leases.ignoredLines) torn or damaged line(s)")
+                    }
                 }
                 let s = State(clock: clock, leases: leases)
                 if options.tftp {
@@ -207,7 +211,7 @@ public final class BootdServer: @unchecked Sendable {
                 if config.tftpd.gso {
                     factory.enableSegmentation { BootLogging.log(LogRecord(.warning, $0), to: logger) }
                 }
-                var ports = DaemonPorts(clock: s.clock, leaseStore: s.leases, authority: opts.value.makeAuthority?(loop),
+                var ports = DaemonPorts(clock: s.clock, leaseStore: s.leases ?? NoLeaseStore(), authority: opts.value.makeAuthority?(loop),
                                         dhcpTransport: s.dhcpPort, tftpTransport: s.tftpPort, ports: factory,
                                         files: s.files, log: { BootLogging.log($0, to: logger) })
                 // Group commit: the lease file syncs once after each batch of datagrams the
@@ -221,7 +225,7 @@ public final class BootdServer: @unchecked Sendable {
             }.wait()
         } catch {
             try? loop.submit {
-                state.value?.dhcpPort?.close(); state.value?.tftpPort?.close(); state.value?.leases.close()
+                state.value?.dhcpPort?.close(); state.value?.tftpPort?.close(); state.value?.leases?.close()
             }.wait()
             try? pool.syncShutdownGracefully()
             try? group.syncShutdownGracefully()
@@ -269,7 +273,7 @@ public final class BootdServer: @unchecked Sendable {
             s.clock.cancelAll()
             s.dhcpPort?.close()
             s.tftpPort?.close()
-            s.leases.close()
+            s.leases?.close()
             (s.files as? LocalFileSource)?.closeAll()
             s.daemon = nil
             state.value = nil

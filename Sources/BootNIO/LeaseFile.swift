@@ -35,10 +35,16 @@ import Glibc
 /// ignored on load, and the file is compacted (rewritten whole to a temporary file, fsynced,
 /// renamed over the journal, directory fsynced) at load and whenever the journal holds more
 /// than twice the live records plus 1024 lines.
+///
+/// One process owns a state directory: `lock` in it is held with flock(2) from `init` to
+/// `close` (the kernel lets go when the process dies), and a second bootd on the same
+/// directory fails to start, naming the owner's pid, instead of compacting the journal
+/// under the first one.
 public final class LeaseFile: LeaseStore {
     public let directory: String
     public let path: String
     private var fd: Int32 = -1
+    private var lockFD: Int32 = -1
     /// The live records: one client an address, the last line written wins.
     private var live = LeaseBindings()
     private var journalLines = 0
@@ -64,11 +70,37 @@ public final class LeaseFile: LeaseStore {
         self.path = directory + "/leases"
         self.monotonicNow = monotonicNow
         try Self.makeDirectories(directory)
-        readJournal()
-        try compact()
+        lockFD = try Self.lock(directory)
+        do { readJournal(); try compact() } catch {
+            Glibc.close(lockFD); lockFD = -1
+            throw error
+        }
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Takes the directory's lock, or says which process holds it.
+    static func lock(_ dir: String) throws(LeaseFileError) -> Int32 {
+        let path = dir + "/lock"
+        let l = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard l >= 0 else { throw LeaseFileError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(l, LOCK_EX | LOCK_NB) == 0 else {
+            let why = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(l, &buf, buf.count, 0)
+            Glibc.close(l)
+            guard why == EWOULDBLOCK else { throw LeaseFileError("cannot lock \(path): \(String(cString: strerror(why)))") }
+            let pid = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingSpaces : "unknown"
+            throw LeaseFileError("state directory \(dir) is in use by another bootd (pid \(pid)): one bootd a state directory (use --state-dir DIR)")
+        }
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(l, 0)
+        _ = pwrite(l, text, text.count, 0)
+        return l
+    }
 
     static func makeDirectories(_ dir: String) throws(LeaseFileError) {
         var partial = dir.hasPrefix("/") ? "" : "."
@@ -151,6 +183,7 @@ public final class LeaseFile: LeaseStore {
     public func close() {
         flush()
         if fd >= 0 { Glibc.close(fd); fd = -1 }
+        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
     // MARK: Journal
@@ -319,4 +352,10 @@ public final class LeaseFile: LeaseStore {
 public struct LeaseFileError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ d: String) { description = d }
+}
+
+fileprivate extension String {
+    var trimmingSpaces: String {
+        String(unicodeScalars.filter { !$0.properties.isWhitespace })
+    }
 }

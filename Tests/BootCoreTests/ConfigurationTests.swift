@@ -133,8 +133,8 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(c.bootpd.leaseTime == 86400 && c.bootpd.access == .none && !c.bootpd.allowSimpleDHCP)
         #expect(c.bootpd.dns == .servers([]) && c.bootpd.notify.isEmpty)
         #expect(c.http.timeout == .seconds(5) && !c.http.alwaysCheck && c.http.location == nil)
-        #expect(c.tftpd == TFTPSettings(address: .any, port: 69, root: .local("."), blockSize: 512, timeout: .seconds(2), retries: 5))
-        #expect(c.httpd.port == 80 && c.httpd.checkIP)
+        #expect(c.tftpd == TFTPSettings(address: .any, port: 69, root: .local("/srv/tftp"), blockSize: 512, timeout: .seconds(2), retries: 5))
+        #expect(c.httpd.port == 80 && c.httpd.checkIP && c.httpd.root == "/srv/tftp")
         #expect(c.filters.isEmpty)
     }
 
@@ -533,7 +533,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             [tftpd]
             address = 0.0.0.0
             port = 69
-            root = .
+            root = /srv/tftp
             blocksize = 512
             timeout = 2
             retries = 5
@@ -545,7 +545,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             [httpd]
             address = 0.0.0.0
             port = 80
-            root = .
+            root = /srv/tftp
             check_ip = on
 
             [filters]

@@ -91,4 +91,77 @@ struct ExecutableTests {
             #expect(t.output.contains("Data Packet"), "\(t.output)")
         }
     }
+
+    /// Issue 15: a second bootd on the same --state-dir compacted the journal under the
+    /// first, which then wrote to a deleted file. Now the second start fails and names the
+    /// owner, a TFTP-only bootd never touches the journal, and the first keeps every lease.
+    @Test("a second bootd on the same state directory is refused; -t alone needs no journal",
+          .enabled(if: bootdBinary != nil, "bootd not built"))
+    func oneBootdAStateDirectory() async throws {
+        let dir = TempDir()
+        try FileManager.default.createDirectory(atPath: dir.path + "/root", withIntermediateDirectories: true)
+        let dhcpPort = freeUDPPortPair(), tftpPort = freeUDPPortPair()
+        dir.write("d.ini", Array("[bootpd]\nport = \(dhcpPort)\npool_start = 127.0.0.100\nallow_simple_dhcp = yes\n".utf8))
+        dir.write("t.ini", Array("[tftpd]\naddress = 127.0.0.1\nport = \(tftpPort)\nroot = ./root\n".utf8))
+        let state = dir.path + "/state"
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: bootdBinary!)
+        first.arguments = ["-p", "-c", dir.path + "/d.ini", "--state-dir", state]
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { first.terminate(); first.waitUntilExit() } }
+        // Wait for the first to hold its journal.
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: state + "/leases") {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let journal = try FileManager.default.attributesOfItem(atPath: state + "/leases")[.systemFileNumber] as? Int
+        let second = try await run(bootdBinary!, ["-p", "-c", dir.path + "/d.ini", "--state-dir", state])
+        #expect(second.status != 0)
+        #expect(second.output.contains("state directory \(state) is in use by another bootd (pid \(first.processIdentifier))"), "\(second.output)")
+        // A TFTP-only bootd on the same directory starts and leaves the journal alone.
+        let tftpOnly = Process()
+        tftpOnly.executableURL = URL(fileURLWithPath: bootdBinary!)
+        tftpOnly.arguments = ["-t", "-c", dir.path + "/t.ini", "--state-dir", state]
+        tftpOnly.standardError = FileHandle.nullDevice
+        try tftpOnly.run()
+        try await Task.sleep(for: .seconds(1))
+        #expect(tftpOnly.isRunning)
+        tftpOnly.terminate()
+        tftpOnly.waitUntilExit()
+        #expect(tftpOnly.terminationStatus == 0)
+        #expect(first.isRunning)
+        // The first one's journal is the same file it opened (not compacted under it).
+        #expect(try FileManager.default.attributesOfItem(atPath: state + "/leases")[.systemFileNumber] as? Int == journal)
+    }
+
+    /// Issue 15: with no root set, TFTP served the configuration file's directory (and so
+    /// the configuration). The default root is now /srv/tftp: the configuration is not
+    /// served, and where /srv/tftp is missing bootd says so instead of serving anything.
+    @Test("with no [tftpd] root the configuration's directory is not served",
+          .enabled(if: bootdBinary != nil && installed("tftp"), "bootd not built or tftp-hpa missing"))
+    func noRootDoesNotServeTheConfiguration() async throws {
+        let dir = TempDir()
+        let port = freeUDPPortPair()
+        dir.write("bootd.ini", Array("[tftpd]\naddress = 127.0.0.1\nport = \(port)\n".utf8))
+        let check = try await run(bootdBinary!, ["-t", "-c", dir.path + "/bootd.ini", "--check-config"])
+        #expect(check.output.contains("root = /srv/tftp"), "\(check.output)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bootdBinary!)
+        p.arguments = ["-t", "-c", dir.path + "/bootd.ini", "--state-dir", dir.path + "/state"]
+        let errors = Pipe()
+        p.standardError = errors
+        p.standardOutput = errors
+        try p.run()
+        defer { if p.isRunning { p.terminate(); p.waitUntilExit() } }
+        try await Task.sleep(for: .seconds(1))
+        if p.isRunning {
+            // /srv/tftp exists here: it is what is served, and the configuration is not in it.
+            _ = try await run("tftp", ["-m", "binary", "127.0.0.1", "\(port)", "-c", "get", "bootd.ini", dir.path + "/out"])
+            #expect(FileManager.default.contents(atPath: dir.path + "/out").map { $0.isEmpty } ?? true)
+        } else {
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(p.terminationStatus != 0)
+            #expect(text.contains("[tftpd] root /srv/tftp: no such directory"), "\(text)")
+        }
+    }
 }

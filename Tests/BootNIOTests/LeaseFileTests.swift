@@ -155,6 +155,7 @@ struct LeaseFileTests {
         f.sync()
         let lines = try String(contentsOfFile: f.path, encoding: .utf8).split(separator: "\n").count
         #expect(lines < 1100)
+        f.close()   // one owner a directory: the reader below is the next bootd
         #expect(try LeaseFile(directory: dir.path + "/state", monotonicNow: now).load().count == 1)
     }
 
@@ -170,6 +171,7 @@ struct LeaseFileTests {
         f.sync()
         f.sync()   // nothing new: no second flush
         #expect(f.commits == 1)
+        f.close()
         let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
         #expect(g.load().count == 499)
         #expect(g.load().contains { $0.mac == [2, 0, 0, 0, 1, 0xF3] && $0.address == IPv4Address(10, 0, 1, 0xF3) })
@@ -245,7 +247,22 @@ struct LeaseFileTests {
         try FileManager.default.removeItem(atPath: mount + "/junk")
         #expect(f.sync())
         #expect(!f.hasUnsyncedChanges)
+        f.close()
         let g = try LeaseFile(directory: mount + "/state", monotonicNow: now)
         #expect(g.load() == [r])
+    }
+
+    @Test func oneOwnerAStateDirectory() throws {
+        let dir = TempDir()
+        let f = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        #expect {
+            _ = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        } throws: { error in
+            "\(error)".contains("is in use by another bootd (pid \(getpid()))")
+        }
+        f.close()
+        // Closed: the directory is free again.
+        let g = try LeaseFile(directory: dir.path + "/state", monotonicNow: now)
+        g.close()
     }
 }

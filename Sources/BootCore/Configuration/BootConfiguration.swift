@@ -365,7 +365,12 @@ public struct TFTPSettings: Hashable, Sendable {
     /// a segmented write reaches the client only whole. Where on and the kernel refuses it,
     /// turned off by itself, with a warning.
     public var gso: Bool
-    public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local("."), blockSize: Int = 512,
+    /// Where boot files are when `root` is not set: an explicit place (tftpd-hpa's and
+    /// Debian's), never the configuration file's directory, which would serve the
+    /// configuration itself (PyBootd served its working directory).
+    public static let defaultRoot = "/srv/tftp"
+
+    public init(address: IPv4Address = .any, port: UInt16 = 69, root: FileRoot = .local(TFTPSettings.defaultRoot), blockSize: Int = 512,
                 timeout: Duration = .seconds(2), retries: Int = 5, singlePort: Bool = false, maxTransfers: Int = 4096,
                 busyPoll: Duration = .microseconds(50), gso: Bool = false) {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
@@ -381,7 +386,9 @@ public struct HTTPDSettings: Hashable, Sendable {
     public var root: String
     /// Only addresses this server leased may fetch.
     public var checkIP: Bool
-    public init(address: IPv4Address = .any, port: UInt16 = 80, root: String = ".", checkIP: Bool = true) {
+    /// `root` unset: the TFTP default root (`TFTPSettings.defaultRoot`), not the
+    /// configuration file's directory.
+    public init(address: IPv4Address = .any, port: UInt16 = 80, root: String = TFTPSettings.defaultRoot, checkIP: Bool = true) {
         self.address = address; self.port = port; self.root = root; self.checkIP = checkIP
     }
 }
