@@ -58,7 +58,7 @@ public enum BootLogging {
         case .error: level = .error
         case .critical: level = .critical
         }
-        logger.log(level: level, "\(record.message)")
+        logger.log(level: level, "\(record.escapedMessage)")
     }
 }
 
