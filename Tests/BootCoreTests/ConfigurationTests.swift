@@ -461,7 +461,7 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
         #expect(r.warnings.map(\.description) == [
             "t.ini:3: [bootpd] frobnicate: unknown key, ignored (known: address, port, pool_start, pool_count, netmask, gateway, dns, domain, servername, lease_time, bootp_lease, boot_file, access, allow_simple_dhcp, notify, timeout)",
             "t.ini:4: [extras]: unknown section, ignored (known: logger, bootpd, bootfile, buggy_clients, mac, uuid, static_dhcp, http, tftpd, httpd, filters)",
-            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, busy_poll, gso)",
+            "t.ini:7: [tftpd] windowsize: unknown key, ignored (known: address, port, root, blocksize, timeout, retries, single_port, max_transfers, max_transfers_per_client, max_timeout, busy_poll, gso)",
         ])
     }
 
@@ -539,6 +539,8 @@ private func mac(_ s: String) -> [UInt8] { MACAddress(s)!.bytes }
             retries = 5
             single_port = no
             max_transfers = 4096
+            max_transfers_per_client =
+            max_timeout = 10
             busy_poll = 50
             gso = no
 

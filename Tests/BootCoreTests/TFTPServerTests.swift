@@ -601,7 +601,7 @@ func tftpOptions(_ sent: [TFTPSent]) -> [String: String]? {
     // MARK: Bounds
 
     @Test func maxSessionsDropsFurtherRequests() {
-        let h = TFTPHarness(["f": tftpFile(3000)]) { $0.maxSessions = 2 }
+        let h = TFTPHarness(["f": tftpFile(3000)]) { $0.maxSessions = 2; $0.maxSessionsPerClient = 2 }
         let a = h.rrq("f", from: Endpoint(tftpClient.address, 1001))
         h.rrq("f", from: Endpoint(tftpClient.address, 1002))
         #expect(h.rrq("f", from: Endpoint(tftpClient.address, 1003)).isEmpty)

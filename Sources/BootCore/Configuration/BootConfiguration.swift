@@ -352,6 +352,14 @@ public struct TFTPSettings: Hashable, Sendable {
     /// machines powering on needs up to 2N. Requests beyond it are dropped and come back
     /// with the client's retransmission.
     public var maxTransfers: Int
+    /// Transfers one client address may hold at once (`max_transfers_per_client`); nil:
+    /// half of `maxTransfers`, so one host flooding RRQs leaves the other half to everyone
+    /// else (and a host running many clients, like pxe-sim, still has room for them).
+    public var maxTransfersPerClient: Int?
+    /// Largest RFC 2349 `timeout` a client may ask, in seconds (`max_timeout`, default 10):
+    /// a larger one is not granted (left out of the OACK; `timeout` is used), so a
+    /// silent session ends within (retries + 1) × max_timeout, not 6 × 255 s.
+    public var maxClientTimeout: Int
     /// After each send on a transfer port, poll for the answer up to this long instead of
     /// sleeping (like Linux's `net.core.busy_poll`). Default 50 µs: a lock-step ACK is
     /// read without waking an idle CPU, about 3x the blocks per second on this project's
@@ -376,6 +384,7 @@ public struct TFTPSettings: Hashable, Sendable {
         self.address = address; self.port = port; self.root = root; self.blockSize = blockSize
         self.timeout = timeout; self.retries = retries; self.singlePort = singlePort; self.maxTransfers = maxTransfers
         self.busyPoll = busyPoll; self.gso = gso
+        self.maxTransfersPerClient = nil; self.maxClientTimeout = 10
     }
 }
 

@@ -394,9 +394,13 @@ private struct Builder {
             case "retries": if let n = integer(e, 0...100, what: "retries") { config.tftpd.retries = n }
             case "single_port": if let b = bool(e) { config.tftpd.singlePort = b }
             case "max_transfers": if let n = integer(e, 1...65536, what: "max_transfers") { config.tftpd.maxTransfers = n }
+            case "max_transfers_per_client":
+                if e.value.isEmpty { config.tftpd.maxTransfersPerClient = nil }
+                else if let n = integer(e, 1...65536, what: "max_transfers_per_client") { config.tftpd.maxTransfersPerClient = n }
+            case "max_timeout": if let n = integer(e, 1...255, what: "max_timeout") { config.tftpd.maxClientTimeout = n }
             case "busy_poll": if let n = integer(e, 0...200, what: "busy_poll (microseconds)") { config.tftpd.busyPoll = .microseconds(n) }
             case "gso": if let b = bool(e) { config.tftpd.gso = b }
-            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "busy_poll", "gso"])
+            default: unknownKey(e, known: ["address", "port", "root", "blocksize", "timeout", "retries", "single_port", "max_transfers", "max_transfers_per_client", "max_timeout", "busy_poll", "gso"])
             }
         }
     }
@@ -600,6 +604,8 @@ extension BootConfiguration {
         kv("retries", String(tftpd.retries))
         kv("single_port", tftpd.singlePort ? "yes" : "no")
         kv("max_transfers", String(tftpd.maxTransfers))
+        kv("max_transfers_per_client", tftpd.maxTransfersPerClient.map(String.init))
+        kv("max_timeout", String(tftpd.maxClientTimeout))
         kv("busy_poll", String(tftpd.busyPoll.nanosecondCount / 1000))
         kv("gso", tftpd.gso ? "yes" : "no")
 

@@ -80,6 +80,8 @@ public struct TFTPServerCounters: Hashable, Sendable {
     public var notFound = 0
     /// RRQs dropped because `maxSessions` sessions exist.
     public var refusedBusy = 0
+    /// Of those, dropped because their client address held `maxSessionsPerClient`.
+    public var refusedPerClient = 0
     /// Client RRQ retransmissions answered by resending the first packet.
     public var duplicateRequests = 0
     /// DATA/OACK packets sent again after a timeout.
@@ -110,6 +112,8 @@ public final class TFTPServer {
     /// The session of each peer endpoint: the key in single-port mode, duplicate-RRQ
     /// detection in both.
     private var sessionByPeer: [Endpoint: TFTPSessionID] = [:]
+    /// Sessions per client address (`maxSessionsPerClient`).
+    private var sessionsByAddress: [UInt32: Int] = [:]
     private var nextID: UInt64 = 1
     /// The earliest wake-up asked for and not yet served.
     private var requestedWake: Instant?
@@ -242,7 +246,9 @@ public final class TFTPServer {
             n.blksize = min(b, settings.maxBlksize)
             n.grantedBlksize = n.blksize
         }
-        if let t = asked.timeout {
+        // RFC 2349 lets the server decline the option: a timeout over maxClientTimeout is
+        // not granted, so a client cannot make its silent session last 6 × 255 s.
+        if let t = asked.timeout, t <= settings.maxClientTimeout {
             n.timeout = .seconds(t)
             n.grantedTimeout = t
         }
@@ -452,6 +458,12 @@ public final class TFTPServer {
             counters.refusedBusy += 1
             return out + [.log(LogRecord(.debug, "dropped RRQ from \(d.peer): \(settings.maxSessions) sessions in progress"))]
         }
+        let perClient = settings.maxSessionsPerClient ?? settings.maxSessions
+        guard sessionsByAddress[d.peer.address.value, default: 0] < perClient else {
+            counters.refusedBusy += 1
+            counters.refusedPerClient += 1
+            return out + [.log(LogRecord(.debug, "dropped RRQ from \(d.peer): \(perClient) sessions in progress for \(d.peer.address) (max_transfers_per_client)"))]
+        }
         guard request.mode != .mail else {
             return out + errorReply(to: d, .illegalOperation, "mode mail is not supported")
         }
@@ -487,6 +499,7 @@ public final class TFTPServer {
         s.deadline = now + settings.fileSourceTimeout
         sessions[id] = s
         sessionByPeer[d.peer] = id
+        sessionsByAddress[d.peer.address.value, default: 0] += 1
         counters.sessionsStarted += 1
         if request.mode == .netascii {
             out.append(.log(LogRecord(.debug, "RRQ \(name) from \(d.peer) in netascii: served as octet")))
@@ -717,8 +730,10 @@ public final class TFTPServer {
         if let h = s.filterHandle { out.append(.closeFile(h)) }
         if let h = s.handle { out.append(.closeFile(h)) }
         if s.usedPort, !settings.singlePort { out.append(.closeSessionPort(s.id)) }
-        sessions[s.id] = nil
+        let wasLive = sessions.removeValue(forKey: s.id) != nil
         if sessionByPeer[s.peer] == s.id { sessionByPeer[s.peer] = nil }
+        let a = s.peer.address.value
+        if wasLive, let n = sessionsByAddress[a] { sessionsByAddress[a] = n > 1 ? n - 1 : nil }
         if failed { counters.sessionsFailed += 1 } else { counters.sessionsCompleted += 1 }
         return out
     }

@@ -25,6 +25,12 @@ public struct TFTPServerSettings: Hashable, Sendable {
     /// A request beyond the bound is dropped (the client's own retransmission of the RRQ
     /// gets in once a slot is free), counted and logged at debug level.
     public var maxSessions: Int
+    /// Sessions one client address may hold at once (nil: half of `maxSessions`). A request
+    /// beyond it is dropped like one beyond `maxSessions`: one host cannot take the table.
+    public var maxSessionsPerClient: Int?
+    /// Largest RFC 2349 `timeout` (seconds) granted; a larger request is not granted
+    /// (omitted from the OACK, `timeout` is used). Default 10.
+    public var maxClientTimeout: Int = 10
     /// Largest RFC 7440 `windowsize` granted (default 64). Also never more than the
     /// blocks of one read chunk (see `readChunkSize`).
     public var maxWindowSize: Int
@@ -59,6 +65,7 @@ public struct TFTPServerSettings: Hashable, Sendable {
         self.singlePort = singlePort
         self.fileSourceTimeout = fileSourceTimeout
         self.filters = filters
+        self.maxSessionsPerClient = nil
     }
 
     /// The engine's settings from a configuration's `[tftpd]` and `[filters]` (what bootd
@@ -71,6 +78,8 @@ public struct TFTPServerSettings: Hashable, Sendable {
         filters = config.filters
         singlePort = config.tftpd.singlePort
         maxSessions = config.tftpd.maxTransfers
+        maxSessionsPerClient = config.tftpd.maxTransfersPerClient
+        maxClientTimeout = config.tftpd.maxClientTimeout
     }
 
     /// The settings with every value brought into its valid range.
@@ -82,6 +91,8 @@ public struct TFTPServerSettings: Hashable, Sendable {
         if s.timeout <= .zero { s.timeout = .seconds(2) }
         s.retries = max(0, s.retries)
         s.maxSessions = max(1, s.maxSessions)
+        s.maxSessionsPerClient = min(max(1, s.maxSessionsPerClient ?? max(1, s.maxSessions / 2)), s.maxSessions)
+        s.maxClientTimeout = min(max(1, s.maxClientTimeout), 255)
         s.maxWindowSize = min(max(1, s.maxWindowSize), TFTPTransferOptions.windowsizeRange.upperBound)
         s.readChunkSize = max(1, s.readChunkSize)
         if s.fileSourceTimeout <= .zero { s.fileSourceTimeout = .seconds(30) }
